@@ -1,0 +1,341 @@
+"""Tests for model.py: a golden greedy story from llama2.c's stories260K, KV-cache parity, the legacy
+checkpoint format, init, RoPE layout, sampling and the loss mask."""
+
+import math
+import os
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from model import (CheckpointError, ModelArgs, Transformer, apply_rope, export_llama2c, load_llama2c,  # noqa: E402
+                   precompute_rope, sample_token)
+
+FIXTURES = Path(os.environ.get("STORIES_FIXTURES", Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"))
+STORIES260K = FIXTURES / "llama2c-260K"
+BOS = 1
+
+
+def fixture(name: str) -> Path:
+    path = STORIES260K / name
+    if not path.is_file():
+        pytest.skip(f"fixture {path} not found; set STORIES_FIXTURES to the folder holding llama2c-260K/")
+    return path
+
+
+def small_model(seed: int = 0, std: float = 0.3, **overrides) -> Transformer:
+    """A random grouped-query model. Weights are larger than the 0.02 init so that attention is peaked and
+    logits differ a lot between tokens: a wrong mask or position then shows up as a large error."""
+    torch.manual_seed(seed)
+    fields = dict(dim=32, n_layers=2, n_heads=4, n_kv_heads=2, vocab_size=64, hidden_dim=48, max_seq_len=32)
+    model = Transformer(ModelArgs(**{**fields, **overrides}))
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if not name.endswith("norm.weight"):
+                param.normal_(0.0, std)
+    return model.eval()
+
+
+# ---------------------------------------------------------------------------------------------- golden output
+
+def llama2c_detokenize(sp, ids: list[int], prev: int = BOS) -> str:
+    """Text as llama2.c's run.c prints it: pieces with '▁' as space, the leading space of the piece right
+    after BOS dropped, and <0xXX> byte pieces written as the raw byte."""
+    out = bytearray()
+    for token in ids:
+        piece = sp.id_to_piece(token).replace("\u2581", " ")
+        if prev == BOS and piece.startswith(" "):
+            piece = piece[1:]
+        byte = re.fullmatch(r"<0x([0-9A-Fa-f]{2})>", piece)
+        out += bytes([int(byte.group(1), 16)]) if byte else piece.encode("utf-8")
+        prev = token
+    return out.decode("utf-8")
+
+
+def test_greedy_story_matches_llama2c():
+    sentencepiece = pytest.importorskip("sentencepiece")
+    model = load_llama2c(fixture("stories260K.bin"))
+    sp = sentencepiece.SentencePieceProcessor(model_file=str(fixture("tok512.model")))
+    expected = fixture("expected_greedy_200.txt").read_text(encoding="utf-8")
+
+    # `run -n 200` feeds BOS at position 0 and prints the token sampled at each of positions 0..199:
+    # 200 new tokens. It would stop early at a sampled BOS, which is not printed.
+    ids = list(model.generate([BOS], max_new_tokens=200, temperature=0.0, stop_tokens=[BOS]))
+    assert len(ids) == 200
+    assert llama2c_detokenize(sp, ids) + "\n" == expected  # run.c ends with printf("\n")
+    assert sp.decode(ids) + "\n" == expected  # sentencepiece's own decode applies the same rules
+
+
+# ---------------------------------------------------------------------------------------------- KV cache
+
+@torch.no_grad()
+def test_incremental_decoding_matches_full_forward():
+    model = small_model()
+    tokens = torch.randint(0, 64, (2, 20), generator=torch.Generator().manual_seed(1))
+    full, _ = model(tokens)  # (2, 20, vocab)
+    assert full.std() > 1.0, "logits too flat for this test to see a bug"
+
+    model.setup_cache(batch_size=2)
+    prefill, _ = model(tokens[:, :7], start_pos=0)
+    steps = [model(tokens[:, t:t + 1], start_pos=t)[0] for t in range(7, 20)]
+    torch.testing.assert_close(torch.cat([prefill, *steps], dim=1), full, atol=1e-5, rtol=1e-5)
+
+    # A prompt prefilled in two chunks: the second chunk needs a causal mask offset by its start position.
+    model.setup_cache(batch_size=2)
+    first, _ = model(tokens[:, :5], start_pos=0)
+    second, _ = model(tokens[:, 5:12], start_pos=5)
+    torch.testing.assert_close(torch.cat([first, second], dim=1), full[:, :12], atol=1e-5, rtol=1e-5)
+    model.clear_cache()
+
+
+def test_incremental_forward_needs_cache_and_room():
+    model = small_model()
+    with pytest.raises(RuntimeError, match="setup_cache"):
+        model(torch.zeros(1, 1, dtype=torch.long), start_pos=0)
+    model.setup_cache(batch_size=1)
+    with pytest.raises(ValueError, match="max_seq_len"):
+        model(torch.zeros(1, 2, dtype=torch.long), start_pos=31)
+
+
+@torch.no_grad()
+def test_bf16_autocast_keeps_logits_float32():
+    model = small_model()
+    tokens = torch.randint(0, 64, (2, 9), generator=torch.Generator().manual_seed(2))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits, loss = model(tokens, targets=tokens)
+        model.setup_cache(batch_size=2)  # float32 cache, bfloat16 activations
+        step, _ = model(tokens[:, :3], start_pos=0)
+    model.clear_cache()
+    assert logits.dtype == step.dtype == loss.dtype == torch.float32
+    assert torch.isfinite(loss)
+
+
+# ---------------------------------------------------------------------------------------------- checkpoints
+
+def test_export_of_loaded_checkpoint_is_byte_identical(tmp_path):
+    original = fixture("stories260K.bin")
+    model = load_llama2c(original)
+    assert (model.args.dim, model.args.hidden_dim, model.args.n_layers, model.args.n_heads, model.args.n_kv_heads,
+            model.args.vocab_size, model.args.max_seq_len) == (64, 172, 5, 8, 4, 512, 512)
+    assert model.args.tie_embeddings and model.output.weight is model.tok_embeddings.weight
+    out = tmp_path / "copy.bin"
+    export_llama2c(model, out)
+    assert out.read_bytes() == original.read_bytes()
+    assert not Path(f"{out}.tmp").exists()
+
+
+def test_untied_classifier_round_trips(tmp_path):
+    model = small_model(tie_embeddings=False)
+    path = tmp_path / "untied.bin"
+    export_llama2c(model, path)
+    assert np.fromfile(path, dtype="<i4", count=7)[5] == -64  # a negative vocab_size marks the unshared classifier
+    loaded = load_llama2c(path)
+    assert not loaded.args.tie_embeddings
+    assert loaded.output.weight is not loaded.tok_embeddings.weight
+    expected = model.state_dict()
+    assert loaded.state_dict().keys() == expected.keys()
+    for name, tensor in loaded.state_dict().items():
+        assert torch.equal(tensor, expected[name]), name
+
+
+def write_llama2c(path: Path, header: list[int], n_floats: int) -> Path:
+    with open(path, "wb") as f:
+        f.write(np.array(header, dtype="<i4").tobytes())
+        f.write(np.zeros(n_floats, dtype="<f4").tobytes())
+    return path
+
+
+GOOD_HEADER = [32, 48, 2, 4, 2, 64, 32]  # the shape of small_model()
+
+
+def good_n_floats() -> int:
+    args = ModelArgs(dim=32, hidden_dim=48, n_layers=2, n_heads=4, n_kv_heads=2, vocab_size=64, max_seq_len=32)
+    kv = args.n_kv_heads * args.head_dim
+    per_layer = 2 * args.dim + 2 * args.dim * args.dim + 2 * kv * args.dim + 3 * args.dim * args.hidden_dim
+    return (args.vocab_size * args.dim + args.n_layers * per_layer + args.dim
+            + 2 * args.max_seq_len * args.head_dim // 2)
+
+
+def test_hand_written_checkpoint_of_the_right_size_loads(tmp_path):
+    model = load_llama2c(write_llama2c(tmp_path / "ok.bin", GOOD_HEADER, good_n_floats()))
+    assert model.args.n_kv_heads == 2 and model.args.tie_embeddings
+
+
+@pytest.mark.parametrize("header, n_floats, message", [
+    ([-32, 48, 2, 4, 2, 64, 32], None, "dim=-32"),
+    ([32, 0, 2, 4, 2, 64, 32], None, "hidden_dim=0"),
+    ([32, 48, 0, 4, 2, 64, 32], None, "n_layers=0"),
+    ([32, 48, 2, 4, 2, 0, 32], None, "vocab_size=0"),
+    ([32, 48, 2, 4, 2, 64, -1], None, "max_seq_len=-1"),
+    ([32, 48, 2, 4, 2, 64, 1 << 30], None, "max_seq_len=1073741824"),
+    ([32, 48, 2, 5, 5, 64, 32], None, "n_heads=5 must divide dim=32"),
+    ([32, 48, 2, 4, 3, 64, 32], None, "n_kv_heads=3 must divide n_heads=4"),
+    ([32, 48, 2, 32, 32, 64, 32], None, "head_dim"),
+    ([0x616B3432, 1, 2, 4, 2, 64, 32], None, "version 1"),
+    (GOOD_HEADER, good_n_floats() + 1, "header implies"),  # one float too many
+    (GOOD_HEADER, good_n_floats() - 32, "header implies"),  # one embedding row short
+    ([32, 48, 2, 4, 2, -64, 32], None, "header implies"),
+])
+def test_bad_header_or_size_raises_checkpoint_error(tmp_path, header, n_floats, message):
+    path = write_llama2c(tmp_path / "bad.bin", header, good_n_floats() if n_floats is None else n_floats)
+    with pytest.raises(CheckpointError, match=re.escape(message)) as error:
+        load_llama2c(path)
+    assert str(path) in str(error.value) and "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("keep_bytes", [0, 3, 27, 28, 1000, -4, -1])
+def test_truncated_checkpoint_raises_checkpoint_error(tmp_path, keep_bytes):
+    data = fixture("stories260K.bin").read_bytes()
+    path = tmp_path / "truncated.bin"
+    path.write_bytes(data[:keep_bytes] if keep_bytes >= 0 else data[:len(data) + keep_bytes])
+    size = path.stat().st_size
+    expected = "shorter than" if size < 28 else f"header implies {len(data)} bytes but the file has {size}"
+    with pytest.raises(CheckpointError, match=expected) as error:
+        load_llama2c(path)
+    assert str(path) in str(error.value)
+
+
+def test_missing_checkpoint_raises_checkpoint_error(tmp_path):
+    with pytest.raises(CheckpointError, match="no such file"):
+        load_llama2c(tmp_path / "nope.bin")
+    with pytest.raises(CheckpointError, match="not a regular file"):
+        load_llama2c(tmp_path)
+
+
+def test_export_refuses_what_llama2c_cannot_run(tmp_path):
+    model = small_model(rope_theta=500000.0)
+    with pytest.raises(ValueError, match="rope_theta"):
+        export_llama2c(model, tmp_path / "llama3ish.bin")
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------------------------------------- init, config
+
+def test_init_scales_residual_projections():
+    n_layers = 4
+    model = Transformer(ModelArgs(dim=128, n_layers=n_layers, n_heads=4, n_kv_heads=2, vocab_size=512,
+                                  tie_embeddings=False))
+    residual_std = 0.02 / math.sqrt(2 * n_layers)
+    for name, param in model.named_parameters():
+        if name.endswith(("attention.wo.weight", "feed_forward.w2.weight")):
+            assert param.std().item() == pytest.approx(residual_std, rel=0.05), name
+        elif name.endswith("norm.weight"):
+            assert torch.equal(param, torch.ones_like(param)), name
+        else:
+            assert param.std().item() == pytest.approx(0.02, rel=0.05), name
+            assert param.mean().abs().item() < 0.002, name
+
+    tied = Transformer(ModelArgs(dim=32, n_layers=1, n_heads=4, vocab_size=64))
+    assert tied.output.weight is tied.tok_embeddings.weight
+    assert "freqs_cos" not in tied.state_dict() and "freqs_sin" not in tied.state_dict()
+
+
+def test_model_args_defaults_and_validation():
+    assert ModelArgs(dim=288).hidden_dim == 768  # llama2.c's stories15M
+    assert ModelArgs(dim=64, n_heads=8).hidden_dim == 192  # int(2 * 4 * 64 / 3) = 170, rounded up to a multiple of 32
+    assert ModelArgs(n_heads=6).n_kv_heads == 6
+    for bad in [dict(dim=0), dict(n_layers=-1), dict(dim=288, n_heads=5), dict(n_heads=6, n_kv_heads=4),
+                dict(dim=24, n_heads=8), dict(vocab_size=0), dict(dropout=1.0)]:
+        with pytest.raises(ValueError):
+            ModelArgs(**bad)
+
+
+# ---------------------------------------------------------------------------------------------- RoPE
+
+def test_rope_rotates_interleaved_pairs():
+    cos, sin = precompute_rope(head_dim=4, max_seq_len=3, theta=10000.0)
+    # Angles are pos * theta^(-2i/4) for pairs i = 0, 1: frequencies 1 and 1/100.
+    torch.testing.assert_close(cos, torch.tensor([[1.0, 1.0], [math.cos(1), math.cos(0.01)],
+                                                  [math.cos(2), math.cos(0.02)]]))
+    torch.testing.assert_close(sin, torch.tensor([[0.0, 0.0], [math.sin(1), math.sin(0.01)],
+                                                  [math.sin(2), math.sin(0.02)]]))
+
+    x = torch.tensor([1.0, 0.0, 0.0, 1.0]).expand(1, 1, 3, 4)  # (B, n_heads, T, head_dim)
+    out = apply_rope(x, cos, sin)
+    # Pair (x0, x1) = (1, 0) turns by pos radians; pair (x2, x3) = (0, 1) by pos/100. A half-split layout
+    # would pair x0 with x2 and give different numbers.
+    expected = torch.tensor([[1.0, 0.0, 0.0, 1.0],
+                             [math.cos(1), math.sin(1), -math.sin(0.01), math.cos(0.01)],
+                             [math.cos(2), math.sin(2), -math.sin(0.02), math.cos(0.02)]])
+    torch.testing.assert_close(out[0, 0], expected)
+
+
+# ---------------------------------------------------------------------------------------------- generation
+
+def test_top_k_1_is_greedy_and_training_mode_comes_back():
+    model = small_model().train()
+    greedy = list(model.generate([3, 5], max_new_tokens=12, temperature=0.0))
+    top1 = list(model.generate([3, 5], max_new_tokens=12, temperature=1.0, top_k=1,
+                               generator=torch.Generator().manual_seed(0)))
+    assert len(greedy) == 12 and top1 == greedy
+    assert model.training and model.layers[0].attention.cache_k is None
+
+    # A tiny nucleus keeps only the most likely token: greedy again.
+    assert list(model.generate([3, 5], max_new_tokens=12, top_p=1e-6)) == greedy
+
+    stream = model.generate([3, 5], max_new_tokens=12, temperature=0.0)
+    next(stream)
+    stream.close()  # abandoned half way
+    assert model.training and model.layers[0].attention.cache_k is None
+
+
+def test_stop_token_ends_generation_unyielded():
+    model = small_model()
+    greedy = list(model.generate([3], max_new_tokens=20, temperature=0.0))
+    stop = greedy[4]
+    assert list(model.generate([3], max_new_tokens=20, temperature=0.0, stop_tokens=[stop])) == \
+        greedy[:greedy.index(stop)]
+
+
+def test_same_seed_same_sample():
+    model = small_model(std=0.1)  # flatter distributions, so different seeds really differ
+
+    def sample(seed):
+        return list(model.generate([3], max_new_tokens=20, generator=torch.Generator().manual_seed(seed)))
+
+    assert sample(7) == sample(7)
+    assert sample(7) != sample(8)
+
+
+def test_generation_stops_when_context_is_full():
+    model = small_model()  # max_seq_len 32
+    assert len(list(model.generate([3] * 5, max_new_tokens=100, temperature=0.0))) == 32 - 5
+    assert len(list(model.generate([3] * 31, max_new_tokens=100, temperature=0.0))) == 1
+    for prompt in ([], [3] * 32):
+        with pytest.raises(ValueError, match="prompt"):
+            model.generate(prompt, max_new_tokens=1)
+
+
+def test_sampling_filters():
+    logits = torch.tensor([0.5, 0.3, 0.15, 0.05]).log()
+    generator = torch.Generator().manual_seed(0)
+    draws = {sample_token(logits, top_p=0.75, generator=generator) for _ in range(200)}
+    assert draws == {0, 1}  # 0.5 < 0.75 so token 1 is needed too; then 0.8 >= 0.75 is enough
+    draws = {sample_token(logits, top_k=3, generator=generator) for _ in range(400)}
+    assert draws == {0, 1, 2}
+    assert sample_token(logits, temperature=0.0) == 0
+    # Cold sampling concentrates on the mode (p = 0.5 vs 0.3 becomes 1 vs 4e-5 at T = 0.05); hot spreads out.
+    assert {sample_token(logits, temperature=0.05, generator=generator) for _ in range(200)} == {0}
+    assert {sample_token(logits, temperature=5.0, generator=generator) for _ in range(200)} == {0, 1, 2, 3}
+
+
+# ---------------------------------------------------------------------------------------------- loss
+
+def test_loss_ignores_targets_of_minus_one():
+    model = small_model()
+    generator = torch.Generator().manual_seed(3)
+    tokens = torch.randint(0, 64, (3, 10), generator=generator)
+    targets = torch.randint(0, 64, (3, 10), generator=generator)
+    targets[0, :4] = -1
+    targets[2, 7:] = -1
+    logits, loss = model(tokens, targets)
+    kept = targets != -1
+    log_probs = F.log_softmax(logits[kept], dim=-1)  # (n_kept, vocab)
+    manual = -log_probs.gather(1, targets[kept][:, None]).mean()
+    torch.testing.assert_close(loss, manual)
+    assert kept.sum() == 23
