@@ -186,24 +186,63 @@ class TransformerBlock(nn.Module):
         return h + self.feed_forward(self.ffn_norm(h))  # (B, T, dim)
 
 
-def sample_token(logits: Tensor, temperature: float = 1.0, top_k: Optional[int] = None,
-                 top_p: Optional[float] = None, generator: Optional[torch.Generator] = None) -> int:
-    """Draw one token id from logits of shape (vocab,). temperature 0 is greedy (argmax)."""
-    if temperature == 0.0:
-        return int(torch.argmax(logits))
-    logits = logits.float() / temperature
-    if top_k is not None and top_k < logits.numel():
-        kth_largest = torch.topk(logits, top_k).values[-1]
-        logits = logits.masked_fill(logits < kth_largest, float("-inf"))
-    probs = torch.softmax(logits, dim=-1)  # (vocab,)
-    if top_p is not None and top_p < 1.0:
-        # Nucleus sampling (Holtzman et al. 2019, arXiv:1904.09751): keep the most likely tokens until their
-        # mass reaches top_p. A token stays if the mass strictly before it is below top_p, so the first always does.
-        sorted_probs, order = torch.sort(probs, descending=True)
-        mass_before = torch.cumsum(sorted_probs, dim=0) - sorted_probs
-        sorted_probs = sorted_probs.masked_fill(mass_before >= top_p, 0.0)
-        probs = torch.zeros_like(probs).scatter_(0, order, sorted_probs)
-    return int(torch.multinomial(probs, 1, generator=generator))  # multinomial renormalises
+class Sampler:
+    """Draws the next token from logits exactly as run.c does, so the C and Python samplers agree token
+    for token given the same seed.
+
+    The random numbers are llama2.c's xorshift64* generator (Marsaglia 2003; Vigna 2016): 24-bit floats
+    in [0, 1) from the top bits of a 64-bit state. One draw per token, taken before any filtering.
+    temperature 0 is greedy (argmax, lowest id on ties). Otherwise the probabilities are
+    softmax(logits / temperature) in float32; with top_k and/or top_p the candidates are the tokens
+    sorted by probability (lowest id first on ties), cut to the k most likely, then to the shortest
+    prefix whose mass exceeds top_p (nucleus sampling, Holtzman et al. 2019, arXiv:1904.09751); the
+    draw is scaled by the kept mass and walked along that order. Without either, the draw is walked
+    along the vocabulary in id order (plain multinomial sampling)."""
+
+    MASK64 = (1 << 64) - 1
+
+    def __init__(self, temperature: float = 1.0, top_k: Optional[int] = None, top_p: Optional[float] = None,
+                 seed: int = 1):
+        if temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {temperature}")
+        if top_k is not None and top_k < 1:
+            raise ValueError(f"top_k must be >= 1, got {top_k}")
+        if top_p is not None and not 0.0 < top_p <= 1.0:
+            raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+        if not 0 < seed <= self.MASK64:
+            raise ValueError(f"seed must be a positive 64-bit integer (xorshift never leaves state 0), got {seed}")
+        self.temperature, self.top_k, self.state = temperature, top_k, seed
+        self.top_p = top_p if top_p is not None and top_p < 1.0 else None
+
+    def random_u32(self) -> int:
+        self.state ^= self.state >> 12
+        self.state ^= (self.state << 25) & self.MASK64
+        self.state ^= self.state >> 27
+        return ((self.state * 0x2545F4914F6CDD1D) & self.MASK64) >> 32
+
+    def random_f32(self) -> float:
+        return (self.random_u32() >> 8) / 16777216.0
+
+    def __call__(self, logits: Tensor) -> int:
+        """logits: (vocab,). Returns the sampled token id."""
+        if self.temperature == 0.0:
+            return int(torch.argmax(logits))
+        scaled = logits.detach().float().cpu().numpy() / np.float32(self.temperature)
+        probs = np.exp(scaled - scaled.max())
+        probs /= probs.sum(dtype=np.float32)
+        coin = np.float32(self.random_f32())
+        if self.top_k is None and self.top_p is None:
+            order = np.arange(len(probs))
+        else:
+            order = np.argsort(-probs, kind="stable")[: self.top_k]
+            if self.top_p is not None:
+                above = np.nonzero(np.cumsum(probs[order], dtype=np.float32) > self.top_p)[0]
+                if len(above):
+                    order = order[: above[0] + 1]
+            coin *= probs[order].sum(dtype=np.float32)
+        cdf = np.cumsum(probs[order], dtype=np.float32)  # (candidates,)
+        pick = int(np.searchsorted(cdf, coin, side="right"))  # the first candidate whose cdf exceeds the coin
+        return int(order[min(pick, len(order) - 1)])
 
 
 class Transformer(nn.Module):
@@ -280,7 +319,7 @@ class Transformer(nn.Module):
 
     def generate(self, prompt: list[int], max_new_tokens: int, temperature: float = 1.0, top_k: Optional[int] = None,
                  top_p: Optional[float] = None, stop_tokens: Sequence[int] = (),
-                 generator: Optional[torch.Generator] = None) -> Iterator[int]:
+                 seed: int = 1) -> Iterator[int]:
         """Yield new token ids one at a time: prefill the prompt into the KV cache, then one token per step.
 
         Stops after max_new_tokens, when prompt plus output fill max_seq_len, or when it samples one of
@@ -290,16 +329,11 @@ class Transformer(nn.Module):
         if not 0 < len(prompt) < self.args.max_seq_len:
             raise ValueError(f"prompt has {len(prompt)} tokens; need 1..{self.args.max_seq_len - 1} "
                              f"(max_seq_len={self.args.max_seq_len})")
-        if temperature < 0:
-            raise ValueError(f"temperature must be >= 0, got {temperature}")
-        if top_k is not None and top_k < 1:
-            raise ValueError(f"top_k must be >= 1, got {top_k}")
-        if top_p is not None and not 0.0 < top_p <= 1.0:
-            raise ValueError(f"top_p must be in (0, 1], got {top_p}")
-        return self._decode(list(prompt), max_new_tokens, temperature, top_k, top_p, set(stop_tokens), generator)
+        sampler = Sampler(temperature, top_k, top_p, seed)
+        return self._decode(list(prompt), max_new_tokens, sampler, set(stop_tokens))
 
     @torch.no_grad()
-    def _decode(self, prompt, max_new_tokens, temperature, top_k, top_p, stop_tokens, generator) -> Iterator[int]:
+    def _decode(self, prompt, max_new_tokens, sampler: Sampler, stop_tokens) -> Iterator[int]:
         was_training = self.training
         device = self.tok_embeddings.weight.device
         self.eval()
@@ -310,7 +344,7 @@ class Transformer(nn.Module):
             for _ in range(max_new_tokens):
                 logits, _ = self(tokens, start_pos=pos)  # (1, T, vocab_size)
                 pos += tokens.shape[1]
-                next_token = sample_token(logits[0, -1], temperature, top_k, top_p, generator)
+                next_token = sampler(logits[0, -1])
                 if next_token in stop_tokens:
                     return
                 yield next_token

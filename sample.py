@@ -33,7 +33,7 @@ def prompt_ids(tokenizer: Tokenizer, text: str, mode: str) -> tuple[list[int], t
 
 def generate_text(model: Transformer, tokenizer: Tokenizer, prompt: str, mode: str, temperature: float = 1.0,
                   top_k: int | None = None, top_p: float | None = None, max_new_tokens: int | None = None,
-                  steps: int | None = None, seed: int = 0) -> Iterator[str]:
+                  steps: int | None = None, seed: int = 1) -> Iterator[str]:
     """Yield the text as it is generated: the story (instruct), or the prompt and its continuation (generate).
 
     steps: llama2.c's -n, the total number of positions including the prompt; max_new_tokens instead
@@ -47,7 +47,6 @@ def generate_text(model: Transformer, tokenizer: Tokenizer, prompt: str, mode: s
         budget = min(budget, steps - len(ids) + 1)
     if max_new_tokens:
         budget = min(budget, max_new_tokens)
-    generator = torch.Generator(device="cpu").manual_seed(seed)
     # decode the whole sequence each time and emit what is new: SentencePiece joins byte-fallback
     # pieces into characters only when it sees all of them, and drops the leading space of the text
     shown = ids[1:] if mode == "generate" else []
@@ -56,7 +55,7 @@ def generate_text(model: Transformer, tokenizer: Tokenizer, prompt: str, mode: s
         emitted = tokenizer.decode(shown)
         yield emitted
     for token in model.generate(ids, max(budget, 0), temperature=temperature, top_k=top_k, top_p=top_p,
-                                stop_tokens=stop, generator=generator):
+                                stop_tokens=stop, seed=seed):
         shown.append(token)
         text = tokenizer.decode(shown)
         if text.endswith("\ufffd"):  # an incomplete UTF-8 character: wait for its other bytes

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from model import (CheckpointError, ModelArgs, Transformer, apply_rope, export_llama2c, load_llama2c,  # noqa: E402
-                   precompute_rope, sample_token)
+                   precompute_rope, Sampler)
 
 FIXTURES = Path(os.environ.get("STORIES_FIXTURES", Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"))
 STORIES260K = FIXTURES / "llama2c-260K"
@@ -271,7 +271,7 @@ def test_top_k_1_is_greedy_and_training_mode_comes_back():
     model = small_model().train()
     greedy = list(model.generate([3, 5], max_new_tokens=12, temperature=0.0))
     top1 = list(model.generate([3, 5], max_new_tokens=12, temperature=1.0, top_k=1,
-                               generator=torch.Generator().manual_seed(0)))
+                               seed=1))
     assert len(greedy) == 12 and top1 == greedy
     assert model.training and model.layers[0].attention.cache_k is None
 
@@ -296,7 +296,7 @@ def test_same_seed_same_sample():
     model = small_model(std=0.1)  # flatter distributions, so different seeds really differ
 
     def sample(seed):
-        return list(model.generate([3], max_new_tokens=20, generator=torch.Generator().manual_seed(seed)))
+        return list(model.generate([3], max_new_tokens=20, seed=seed + 1))
 
     assert sample(7) == sample(7)
     assert sample(7) != sample(8)
@@ -313,15 +313,35 @@ def test_generation_stops_when_context_is_full():
 
 def test_sampling_filters():
     logits = torch.tensor([0.5, 0.3, 0.15, 0.05]).log()
-    generator = torch.Generator().manual_seed(0)
-    draws = {sample_token(logits, top_p=0.75, generator=generator) for _ in range(200)}
-    assert draws == {0, 1}  # 0.5 < 0.75 so token 1 is needed too; then 0.8 >= 0.75 is enough
-    draws = {sample_token(logits, top_k=3, generator=generator) for _ in range(400)}
-    assert draws == {0, 1, 2}
-    assert sample_token(logits, temperature=0.0) == 0
+    nucleus, top3 = Sampler(top_p=0.75, seed=1), Sampler(top_k=3, seed=1)
+    assert {nucleus(logits) for _ in range(200)} == {0, 1}  # 0.5 < 0.75 so token 1 is needed too; then 0.8 > 0.75
+    assert {top3(logits) for _ in range(400)} == {0, 1, 2}
+    assert Sampler(temperature=0.0)(logits) == 0
     # Cold sampling concentrates on the mode (p = 0.5 vs 0.3 becomes 1 vs 4e-5 at T = 0.05); hot spreads out.
-    assert {sample_token(logits, temperature=0.05, generator=generator) for _ in range(200)} == {0}
-    assert {sample_token(logits, temperature=5.0, generator=generator) for _ in range(200)} == {0, 1, 2, 3}
+    cold, hot = Sampler(temperature=0.05, seed=2), Sampler(temperature=5.0, seed=3)
+    assert {cold(logits) for _ in range(200)} == {0}
+    assert {hot(logits) for _ in range(200)} == {0, 1, 2, 3}
+
+
+def test_sampler_frequencies_follow_the_probabilities():
+    probs = [0.5, 0.3, 0.15, 0.05]
+    sampler = Sampler(seed=12345)
+    draws = np.bincount([sampler(torch.tensor(probs).log()) for _ in range(4000)], minlength=4) / 4000
+    assert np.abs(draws - probs).max() < 0.03
+
+
+def test_xorshift_sequence():
+    # xorshift64* by hand for state 1: the first output is (x * 0x2545F4914F6CDD1D) >> 32 of the state
+    # after one shift round, computed here independently of Sampler's code path
+    x = 1
+    x ^= x >> 12
+    x ^= (x << 25) % 2**64
+    x ^= x >> 27
+    sampler = Sampler(seed=1)
+    assert sampler.random_u32() == (x * 0x2545F4914F6CDD1D % 2**64) >> 32 == 1206177355  # llama2.c's C code prints 1206177355
+    assert 0.0 <= sampler.random_f32() < 1.0
+    with pytest.raises(ValueError, match="seed"):
+        Sampler(seed=0)
 
 
 # ---------------------------------------------------------------------------------------------- loss
