@@ -507,7 +507,8 @@ def load_model(path, device="cpu") -> tuple[Transformer, dict]:
     """Load a .pt checkpoint from train.py or a llama2.c .bin model; return (model in eval mode, info).
 
     info holds what the file knows beyond the weights: "instruct" (the mode it was trained for),
-    "tokenizer" (identity) and "config" (train.py's settings) for .pt files; {"instruct": False} for .bin."""
+    "tokenizer" (identity) and "config" (train.py's settings) for .pt files; for .bin files, whatever
+    their header records (export.read_model_bin: our format records mode and tokenizer, llama2.c's do not)."""
     if str(path).endswith(".pt"):
         checkpoint = read_checkpoint(path)
         try:
@@ -517,5 +518,6 @@ def load_model(path, device="cpu") -> tuple[Transformer, dict]:
             raise CheckpointError(f"{path}: weights do not match the model shape it records ({e})") from None
         info = {k: checkpoint.get(k) for k in ("instruct", "tokenizer", "config", "step")}
     else:
-        model, info = load_llama2c(path), {"instruct": False}
+        from export import read_model_bin  # imported here: export.py imports this module
+        model, info = read_model_bin(path)
     return model.to(device).eval(), info

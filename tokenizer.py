@@ -25,6 +25,8 @@ from typing import Iterable, Iterator, Sequence
 
 import sentencepiece as spm
 
+from data.records import END_OF_TEXT, iter_text_stories
+
 # SentencePiece's default special ids, which llama2.c keeps: <unk> 0, <s> 1, </s> 2, no padding piece.
 UNK_ID, BOS_ID, EOS_ID = 0, 1, 2
 # byte_fallback adds one piece per byte value, <0x00>..<0xFF>, right after the specials. Any vocabulary
@@ -40,7 +42,6 @@ MAX_TEXT_BYTES = 1 << 16
 # sampling draws a fresh seed in every process, whatever set_random_generator_seed says.)
 SAMPLING_SEED = 1337
 
-STORY_SEPARATOR = "<|endoftext|>"  # how TinyStoriesV2-GPT4-{train,valid}.txt separate stories
 
 
 class TokenizerError(Exception):
@@ -225,23 +226,6 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int, model_path: str | Pat
 # -----------------------------------------------------------------------------
 # command line
 
-def read_stories(path: str | Path) -> Iterator[str]:
-    """Yield the stories of a text file in which they are separated by <|endoftext|>, stripped."""
-    story = []
-    with open(path, encoding="utf-8-sig") as f:  # -sig: a byte-order mark is not story text
-        for line in f:  # stream: TinyStoriesV2-GPT4-train.txt is 2 GB
-            *finished, rest = line.split(STORY_SEPARATOR)
-            for part in finished:
-                text = ("".join(story) + part).strip()
-                if text:
-                    yield text
-                story = []
-            story.append(rest)
-    text = "".join(story).strip()
-    if text:
-        yield text
-
-
 def main(argv: Sequence[str] | None = None):
     parser = argparse.ArgumentParser(description="Train, export and try SentencePiece tokenizers.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -249,7 +233,7 @@ def main(argv: Sequence[str] | None = None):
     train = commands.add_parser("train", help="train a BPE tokenizer on a text file of stories")
     train.add_argument("--vocab-size", type=int, required=True, help="pieces in the vocabulary, e.g. 4096")
     train.add_argument("--input", required=True,
-                       help=f"UTF-8 text file of stories separated by {STORY_SEPARATOR} "
+                       help=f"UTF-8 text file of stories separated by {END_OF_TEXT} "
                             "(the layout of TinyStoriesV2-GPT4-train.txt); newlines inside a story are kept")
     train.add_argument("--out", required=True, help="where to write the .model file")
     train.add_argument("--max-sentences", type=int, default=100_000,
@@ -271,7 +255,7 @@ def main(argv: Sequence[str] | None = None):
             if not Path(args.input).is_file():
                 raise TokenizerError(f"input text file not found: {args.input}")
             t0 = time.perf_counter()
-            tok = train_tokenizer(read_stories(args.input), args.vocab_size, args.out, args.max_sentences)
+            tok = train_tokenizer(iter_text_stories(args.input), args.vocab_size, args.out, args.max_sentences)
             print(f"trained {tok.vocab_size} pieces in {time.perf_counter() - t0:.1f} s -> {tok.model_path} "
                   f"(identity {tok.identity[:12]})")
         elif args.command == "export":

@@ -28,7 +28,8 @@ import torch.distributed as dist
 from data import storyteller
 from data.records import DataError, read_records
 from data.shards import Batches, encode_dataset
-from model import CheckpointError, ModelArgs, Transformer, export_llama2c, load_model, read_checkpoint, save_checkpoint
+from export import write_model_bin
+from model import CheckpointError, ModelArgs, Transformer, load_model, read_checkpoint, save_checkpoint
 from tokenizer import Tokenizer, TokenizerError, train_tokenizer
 
 USER_ERRORS = (DataError, TokenizerError, CheckpointError, FileNotFoundError)
@@ -288,7 +289,7 @@ def train(cfg: TrainConfig) -> dict:
         if master:
             save_checkpoint(out_dir / "ckpt.pt", model, optimizer=optimizer.state_dict(), step=step, best_val_loss=best_val,
                             rng=rng, config=dataclasses.asdict(cfg), instruct=cfg.instruct, tokenizer=tokenizer.identity)
-            export_llama2c(model, out_dir / "model.bin")
+            write_model_bin(model, out_dir / "model.bin", mode="instruct" if cfg.instruct else "generate", tokenizer=tokenizer)
 
     def write_log(record: dict):
         if master:

@@ -18,6 +18,7 @@ import csv
 import json
 import re
 from pathlib import Path
+from typing import Iterator
 
 END_OF_TEXT = "<|endoftext|>"  # TinyStories' separator between stories
 CSV_HEADER = ["Theme", "Topic", "Story"]
@@ -151,10 +152,27 @@ def read_csv(path) -> list[dict]:
     return records
 
 
+def iter_text_stories(path) -> Iterator[str]:
+    """Yield the stories of a text file in which they are separated by <|endoftext|>, stripped.
+    Streams line by line: TinyStoriesV2-GPT4-train.txt is 2 GB."""
+    story = []
+    with open(path, encoding="utf-8-sig") as f:  # -sig: a byte-order mark is not story text
+        for line in f:
+            *finished, rest = line.split(END_OF_TEXT)
+            for part in finished:
+                text = ("".join(story) + part).strip()
+                if text:
+                    yield text
+                story = []
+            story.append(rest)
+    text = "".join(story).strip()
+    if text:
+        yield text
+
+
 def read_text(path) -> list[dict]:
     """Stories separated by <|endoftext|>; completion-only records {"story": ...}."""
-    text = Path(path).read_text(encoding="utf-8-sig")
-    return [{"story": chunk.strip()} for chunk in text.split(END_OF_TEXT) if chunk.strip()]
+    return [{"story": story} for story in iter_text_stories(path)]
 
 
 READERS = {".jsonl": read_jsonl, ".csv": read_csv, ".txt": read_text}

@@ -178,7 +178,15 @@ OBSTACLES = (
     "The way was long, and {he} was getting hungry.",
     "Then a big gray cloud came, and it started to rain.",
 )
-# When a helper was asked for, it arrives in the middle of the story, speaks, and helps.
+# When a helper was asked for, the opening paragraph introduces it as a friend, so that a small model
+# decides "this story has a helper" right after reading the prompt, not a hundred tokens later; then it
+# arrives in the middle of the story, speaks, and helps.
+HELPER_INTRODUCTIONS = (
+    "{He} often played with {a_helper}.",
+    "{name} had a good friend, {a_helper}.",
+    "{He} was good friends with {a_helper} who lived nearby.",
+    "Nearby lived {a_helper}, who was {his} friend.",
+)
 HELPER_ARRIVES = (
     "Just then, {a_helper} came by.",
     "Then {name} met {a_helper}.",
@@ -428,6 +436,8 @@ def _write_story(rng: random.Random, fields: dict[str, str], plot: str) -> str:
     p = PLOTS[plot]
     has_helper = "helper" in fields
     intro = [rng.choice(OPENINGS)] + rng.sample(DESCRIPTIONS, rng.choice((1, 1, 2)))
+    if has_helper:
+        intro.append(rng.choice(HELPER_INTRODUCTIONS))
     problem = [rng.choice(DAYS)] + [s for s in (rng.choice(slot) for slot in p["setup"]) if s]
     struggle = rng.sample(p["struggle"], rng.choice((1, 2)))
     if rng.random() < 0.6:

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tokenizer import Tokenizer, TokenizerError, read_stories, sample_texts, train_tokenizer  # noqa: E402
+from data.records import iter_text_stories as read_stories  # noqa: E402
+from tokenizer import Tokenizer, TokenizerError, sample_texts, train_tokenizer  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(os.environ.get("STORIES_FIXTURES",

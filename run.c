@@ -1,0 +1,1149 @@
+/*
+ * run.c: write stories with a Llama model, in one C file with no dependencies.
+ *
+ *     make
+ *     ./run out/model.bin -i "Write a story about a dragon who is afraid of the dark"
+ *     ./run stories15M.bin -i "Once upon a time" -t 0.8 -p 0.9
+ *
+ * One binary reads every model file: llama2.c's version 0 ("legacy") and version 1, and this project's own
+ * format, which adds what llama2.c's headers lack (the mode the model was trained for, BOS/EOS ids, rope
+ * theta, norm eps, the tokenizer's identity and normalizer settings). export.py writes all three and
+ * docs/run.md documents every byte. The format decides only how the weights are found in the file;
+ * everything after loading is shared.
+ *
+ * The model is Llama 2 (Touvron et al. 2023): RMSNorm, rotary embeddings on interleaved pairs (llama2.c's
+ * layout), grouped-query attention, a SwiGLU feed-forward. The tokenizer reproduces SentencePiece's BPE
+ * encoding and decoding, and the sampler reproduces sample.py's, random numbers included, so `run` and
+ * `python sample.py` print the same story for the same model, prompt and seed.
+ *
+ * Contents: errors and checked allocation; model files; the forward pass; the tokenizer; the sampler;
+ * generation and the command line.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ----------------------------------------------------------------------------------------------------
+ * Errors: every failure a user can cause ends here with one line on stderr and exit status 1. */
+
+static void die(const char *fmt, ...) {
+    va_list args;
+    va_start(args, fmt);
+    fflush(stdout);
+    fputs("error: ", stderr);
+    vfprintf(stderr, fmt, args);
+    fputc('\n', stderr);
+    va_end(args);
+    exit(EXIT_FAILURE);
+}
+
+static void *checked_calloc(size_t count, size_t size, const char *what) {
+    void *p = calloc(count ? count : 1, size ? size : 1);
+    if (!p) die("out of memory: cannot allocate %zu x %zu bytes for %s", count, size, what);
+    return p;
+}
+
+static int32_t read_i32(const unsigned char *p) { int32_t v; memcpy(&v, p, 4); return v; }
+static uint32_t read_u32(const unsigned char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static float read_f32(const unsigned char *p) { float v; memcpy(&v, p, 4); return v; }
+
+static double now_seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+/* ----------------------------------------------------------------------------------------------------
+ * Model files. All are little-endian with float32 weights; they differ in header and weight order:
+ *
+ *   llama2.c v0   7 x int32 header (dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len;
+ *                 a negative vocab_size means an unshared classifier), then the weights tensor by tensor
+ *                 (all layers' wq, then all wk, ...), the RoPE tables, and the classifier if unshared.
+ *   llama2.c v1   256-byte header: magic "ak42", version 1, the same 7 ints, a shared-classifier byte;
+ *                 the weights with the norms first, no RoPE tables.
+ *   ours          256-byte header: magic "tsll", version, the 7 ints and the fields llama2.c lacks; the
+ *                 weights layer by layer, each layer's wq/wk/wv and w1/w3 adjacent, which is the order
+ *                 the forward pass reads them in. Version 1 = float32 weights. A quantized format would be
+ *                 a new version that changes only how the matrices are stored.
+ *
+ * In memory every format ends up in our layer-by-layer order: files in our format are mapped and used in
+ * place; llama2.c's are copied into that order once at load. */
+
+enum { HEADER_BYTES = 256, LEGACY_HEADER_BYTES = 7 * 4 };
+#define LLAMA2C_MAGIC 0x616b3432u   /* "ak42" as a little-endian uint32 */
+static const char MODEL_MAGIC[4] = {'t', 's', 'l', 'l'};
+enum { OUR_VERSION_FP32 = 1 };
+enum { TOKENIZER_ADD_DUMMY_PREFIX = 1, TOKENIZER_REMOVE_EXTRA_WHITESPACES = 2, TOKENIZER_FLAGS_NOT_RECORDED = 0xFF };
+
+typedef enum { FORMAT_LLAMA2C_V0, FORMAT_LLAMA2C_V1, FORMAT_OURS } Format;
+typedef enum { MODE_GENERATE, MODE_INSTRUCT, MODE_ENCODE } Mode;
+
+typedef struct {
+    int dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len;
+    int head_dim, kv_dim;
+    int shared_classifier;
+    float rope_theta, norm_eps;
+    Mode mode;                 /* what the model was trained for: the default -m */
+    int bos_id, eos_id;
+    int tokenizer_flags;       /* TOKENIZER_* bits; -1 when the file does not say */
+    Format format;
+} Config;
+
+typedef struct {
+    float *attention_norm;  /* (dim,) */
+    float *wqkv;            /* (dim + 2 kv_dim, dim): wq, wk, wv stacked, so one pass gives q, k and v */
+    float *wo;              /* (dim, dim) */
+    float *ffn_norm;        /* (dim,) */
+    float *w13;             /* (2 hidden_dim, dim): w1 then w3, so one pass gives both SwiGLU inputs */
+    float *w2;              /* (dim, hidden_dim) */
+} LayerWeights;
+
+typedef struct {
+    float *token_embedding; /* (vocab_size, dim) */
+    LayerWeights *layers;   /* (n_layers,) */
+    float *norm;            /* (dim,) */
+    float *classifier;      /* (vocab_size, dim); the token embedding when shared */
+} Weights;
+
+typedef struct {
+    Config config;
+    Weights weights;
+    void *mapped;           /* the file, mapped read-only; the weights point into it for our format */
+    size_t mapped_bytes;
+    float *owned;           /* the weights copied into our order, for llama2.c's formats */
+} Model;
+
+/* Sanity bounds, the same as model.py's LLAMA2C_LIMITS: a corrupt header fails here with a message
+ * instead of asking for terabytes. */
+static void check_config(const Config *c, const char *path) {
+    const struct { const char *name; int value; int limit; } fields[] = {
+        {"dim", c->dim, 1 << 16}, {"hidden_dim", c->hidden_dim, 1 << 20}, {"n_layers", c->n_layers, 1 << 10},
+        {"n_heads", c->n_heads, 1 << 12}, {"n_kv_heads", c->n_kv_heads, 1 << 12},
+        {"vocab_size", c->vocab_size, 1 << 24}, {"seq_len", c->seq_len, 1 << 24},
+    };
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        if (fields[i].value <= 0 || fields[i].value > fields[i].limit)
+            die("%s: header has %s=%d, outside 1..%d; not a model file, or corrupt", path, fields[i].name,
+                fields[i].value, fields[i].limit);
+    if (c->dim % c->n_heads)
+        die("%s: header has n_heads=%d, which does not divide dim=%d; corrupt", path, c->n_heads, c->dim);
+    if (c->n_heads % c->n_kv_heads)
+        die("%s: header has n_kv_heads=%d, which does not divide n_heads=%d; corrupt", path, c->n_kv_heads,
+            c->n_heads);
+    if ((c->dim / c->n_heads) % 2)
+        die("%s: head_dim=%d is odd, but rotary embeddings rotate pairs; corrupt", path, c->dim / c->n_heads);
+    if (!(c->rope_theta > 0 && isfinite(c->rope_theta)) || !(c->norm_eps > 0 && isfinite(c->norm_eps)))
+        die("%s: header has rope_theta=%g, norm_eps=%g; both must be positive", path, c->rope_theta, c->norm_eps);
+    if (c->bos_id < 0 || c->bos_id >= c->vocab_size || c->eos_id < 0 || c->eos_id >= c->vocab_size)
+        die("%s: header has bos_id=%d, eos_id=%d outside the vocabulary of %d", path, c->bos_id, c->eos_id,
+            c->vocab_size);
+}
+
+/* Floats of weights in the file, every format (the v0 RoPE tables are counted by the caller). */
+static int64_t weight_floats(const Config *c) {
+    int64_t dim = c->dim, kv = c->kv_dim, hidden = c->hidden_dim, vocab = c->vocab_size;
+    int64_t per_layer = 2 * dim + dim * (dim + 2 * kv) + dim * dim + 3 * dim * hidden;
+    return vocab * dim + c->n_layers * per_layer + dim + (c->shared_classifier ? 0 : vocab * dim);
+}
+
+/* Reads the header at the start of a file of file_bytes bytes into *c and returns the header's size. */
+static size_t parse_header(const unsigned char *h, size_t file_bytes, const char *path, Config *c) {
+    memset(c, 0, sizeof *c);
+    c->rope_theta = 10000.0f;  /* llama2.c's fixed values, for its formats */
+    c->norm_eps = 1e-5f;
+    c->bos_id = 1, c->eos_id = 2;
+    c->mode = MODE_GENERATE;
+    c->tokenizer_flags = -1;
+    c->shared_classifier = 1;
+    size_t header_bytes;
+    if (file_bytes >= 8 && memcmp(h, MODEL_MAGIC, 4) == 0) {
+        int version = read_i32(h + 4);
+        if (version != OUR_VERSION_FP32)
+            die("%s: model format version %d; this run reads version %d (float32 weights), so re-export the "
+                "model with export.py or build run from a newer checkout", path, version, OUR_VERSION_FP32);
+        if (file_bytes < HEADER_BYTES)
+            die("%s: truncated: %zu bytes, shorter than the %d-byte header", path, file_bytes, HEADER_BYTES);
+        c->format = FORMAT_OURS;
+        header_bytes = HEADER_BYTES;
+        if (h[36] > 1 || h[37] > 1 || (h[38] > 3 && h[38] != TOKENIZER_FLAGS_NOT_RECORDED))
+            die("%s: header has flag bytes %d %d %d, expected 0 or 1, 0 or 1, 0..3 or 255; corrupt", path, h[36],
+                h[37], h[38]);
+        c->shared_classifier = h[36];
+        c->mode = h[37] ? MODE_INSTRUCT : MODE_GENERATE;
+        c->tokenizer_flags = h[38] == TOKENIZER_FLAGS_NOT_RECORDED ? -1 : h[38];
+        c->bos_id = read_i32(h + 40);
+        c->eos_id = read_i32(h + 44);
+        c->rope_theta = read_f32(h + 48);
+        c->norm_eps = read_f32(h + 52);
+    } else if (file_bytes >= 8 && read_u32(h) == LLAMA2C_MAGIC) {
+        int version = read_i32(h + 4);
+        if (version == 2)
+            die("%s: a llama2.c version 2 (int8) file; this run reads float32 weights: export version 0 or 1, "
+                "or use export.py", path);
+        if (version != 1)
+            die("%s: llama2.c format version %d is unknown (this run reads versions 0 and 1)", path, version);
+        if (file_bytes < HEADER_BYTES)
+            die("%s: truncated: %zu bytes, shorter than the %d-byte header", path, file_bytes, HEADER_BYTES);
+        if (h[36] > 1) die("%s: header has shared_classifier=%d, expected 0 or 1; corrupt", path, h[36]);
+        c->format = FORMAT_LLAMA2C_V1;
+        header_bytes = HEADER_BYTES;
+        c->shared_classifier = h[36];
+    } else {
+        if (file_bytes < LEGACY_HEADER_BYTES)
+            die("%s: %zu bytes, too short to be a model file", path, file_bytes);
+        c->format = FORMAT_LLAMA2C_V0;
+        header_bytes = LEGACY_HEADER_BYTES;
+    }
+    const unsigned char *ints = c->format == FORMAT_LLAMA2C_V0 ? h : h + 8;
+    c->dim = read_i32(ints), c->hidden_dim = read_i32(ints + 4), c->n_layers = read_i32(ints + 8);
+    c->n_heads = read_i32(ints + 12), c->n_kv_heads = read_i32(ints + 16), c->vocab_size = read_i32(ints + 20);
+    c->seq_len = read_i32(ints + 24);
+    if (c->format == FORMAT_LLAMA2C_V0 && c->vocab_size < 0 && c->vocab_size != INT32_MIN) {
+        c->shared_classifier = 0;  /* llama2.c's way of saying the classifier has its own weights */
+        c->vocab_size = -c->vocab_size;
+    }
+    check_config(c, path);
+    c->head_dim = c->dim / c->n_heads;
+    c->kv_dim = c->n_kv_heads * c->head_dim;
+
+    int64_t floats = weight_floats(c);
+    if (c->format == FORMAT_LLAMA2C_V0) floats += (int64_t)c->seq_len * c->head_dim;  /* cos and sin tables */
+    int64_t expected = (int64_t)header_bytes + 4 * floats;
+    if ((int64_t)file_bytes != expected)
+        die("%s: the header implies %lld bytes but the file has %zu; truncated, or not a model file", path,
+            (long long)expected, file_bytes);
+    return header_bytes;
+}
+
+/* Points w at weights stored in our order starting at p. */
+static void assign_weights(Weights *w, const Config *c, float *p) {
+    size_t dim = c->dim, kv = c->kv_dim, hidden = c->hidden_dim;
+    w->token_embedding = p, p += c->vocab_size * dim;
+    for (int l = 0; l < c->n_layers; l++) {
+        LayerWeights *L = &w->layers[l];
+        L->attention_norm = p, p += dim;
+        L->wqkv = p, p += (dim + 2 * kv) * dim;
+        L->wo = p, p += dim * dim;
+        L->ffn_norm = p, p += dim;
+        L->w13 = p, p += 2 * hidden * dim;
+        L->w2 = p, p += dim * hidden;
+    }
+    w->norm = p, p += dim;
+    w->classifier = c->shared_classifier ? w->token_embedding : p;
+}
+
+/* Copies n floats from *src to dst and advances *src: reads a llama2.c file tensor by tensor. */
+static void take(const float **src, float *dst, size_t n) {
+    memcpy(dst, *src, n * sizeof(float));
+    *src += n;
+}
+
+/* Copies the weights of a llama2.c file (v0 or v1) from src into our layer-by-layer order. */
+static void copy_llama2c_weights(const Weights *w, const Config *c, const float *src) {
+    size_t dim = c->dim, kv = c->kv_dim, hidden = c->hidden_dim, L = c->n_layers;
+    const LayerWeights *ly = w->layers;
+    if (c->format == FORMAT_LLAMA2C_V1) {  /* norms first */
+        for (size_t l = 0; l < L; l++) take(&src, ly[l].attention_norm, dim);
+        for (size_t l = 0; l < L; l++) take(&src, ly[l].ffn_norm, dim);
+        take(&src, w->norm, dim);
+    }
+    take(&src, w->token_embedding, c->vocab_size * dim);
+    if (c->format == FORMAT_LLAMA2C_V0)
+        for (size_t l = 0; l < L; l++) take(&src, ly[l].attention_norm, dim);
+    for (size_t l = 0; l < L; l++) take(&src, ly[l].wqkv, dim * dim);                    /* wq */
+    for (size_t l = 0; l < L; l++) take(&src, ly[l].wqkv + dim * dim, kv * dim);         /* wk */
+    for (size_t l = 0; l < L; l++) take(&src, ly[l].wqkv + (dim + kv) * dim, kv * dim);  /* wv */
+    for (size_t l = 0; l < L; l++) take(&src, ly[l].wo, dim * dim);
+    if (c->format == FORMAT_LLAMA2C_V0)
+        for (size_t l = 0; l < L; l++) take(&src, ly[l].ffn_norm, dim);
+    for (size_t l = 0; l < L; l++) take(&src, ly[l].w13, hidden * dim);                  /* w1 */
+    for (size_t l = 0; l < L; l++) take(&src, ly[l].w2, dim * hidden);
+    for (size_t l = 0; l < L; l++) take(&src, ly[l].w13 + hidden * dim, hidden * dim);   /* w3 */
+    if (c->format == FORMAT_LLAMA2C_V0) {
+        take(&src, w->norm, dim);
+        src += (size_t)c->seq_len * c->head_dim;  /* llama2.c's RoPE tables: we compute our own */
+    }
+    if (!c->shared_classifier) take(&src, w->classifier, c->vocab_size * dim);
+}
+
+static void build_model(Model *m, const char *path) {
+    memset(m, 0, sizeof *m);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) die("cannot open model file %s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) die("cannot stat model file %s: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode)) die("%s is not a regular file; expected a model .bin", path);
+    size_t bytes = (size_t)st.st_size;
+    if (bytes < LEGACY_HEADER_BYTES) die("%s: %zu bytes, too short to be a model file", path, bytes);
+    void *mapped = mmap(NULL, bytes, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (mapped == MAP_FAILED) die("cannot map model file %s: %s", path, strerror(errno));
+    close(fd);  /* the mapping stays valid */
+
+    Config *c = &m->config;
+    size_t header = parse_header(mapped, bytes, path, c);
+    float *stored = (float *)((char *)mapped + header);
+    m->weights.layers = checked_calloc(c->n_layers, sizeof(LayerWeights), "the layer table");
+    if (c->format == FORMAT_OURS) {
+        m->mapped = mapped, m->mapped_bytes = bytes;
+        assign_weights(&m->weights, c, stored);
+    } else {
+        m->owned = checked_calloc(weight_floats(c), sizeof(float), "the model's weights");
+        assign_weights(&m->weights, c, m->owned);
+        copy_llama2c_weights(&m->weights, c, stored);
+        munmap(mapped, bytes);
+    }
+}
+
+static void free_model(Model *m) {
+    if (m->mapped) munmap(m->mapped, m->mapped_bytes);
+    free(m->owned);
+    free(m->weights.layers);
+}
+
+/* ----------------------------------------------------------------------------------------------------
+ * The forward pass: one token at one position in, logits for the next token out. */
+
+typedef struct {
+    float *x;            /* (dim,) the residual stream */
+    float *xb, *xb2;     /* (dim,) scratch */
+    float *qkv;          /* (dim + 2 kv_dim,) q, k and v of the current position */
+    float *hb;           /* (2 hidden_dim,) w1 x, then w3 x */
+    float *att;          /* (n_heads, n_pos) attention weights */
+    float *logits;       /* (vocab_size,) */
+    float *key_cache;    /* (n_layers, n_pos, kv_dim) */
+    float *value_cache;  /* (n_layers, n_pos, kv_dim) */
+    float *rope_cos, *rope_sin;  /* (head_dim / 2,) the rotation of the current position */
+    int n_pos;           /* positions the caches hold: only what this run will use, not the whole context */
+} RunState;
+
+static void build_state(RunState *s, const Config *c, int n_pos) {
+    /* The KV cache dominates; refuse a size the machine cannot hold rather than fail half way. */
+    double cache_bytes = 2.0 * c->n_layers * (double)n_pos * c->kv_dim * sizeof(float);
+    double ram = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+    if (ram > 0 && cache_bytes > 0.75 * ram)
+        die("running %d positions needs %.1f GiB of KV cache, more than this machine can hold (%.1f GiB); "
+            "run fewer with -n", n_pos, cache_bytes / (1 << 30), ram / (1 << 30));
+    s->n_pos = n_pos;
+    s->x = checked_calloc(c->dim, sizeof(float), "activations");
+    s->xb = checked_calloc(c->dim, sizeof(float), "activations");
+    s->xb2 = checked_calloc(c->dim, sizeof(float), "activations");
+    s->qkv = checked_calloc(c->dim + 2 * c->kv_dim, sizeof(float), "activations");
+    s->hb = checked_calloc(2 * (size_t)c->hidden_dim, sizeof(float), "activations");
+    s->att = checked_calloc((size_t)c->n_heads * n_pos, sizeof(float), "attention weights");
+    s->logits = checked_calloc(c->vocab_size, sizeof(float), "logits");
+    s->key_cache = checked_calloc((size_t)c->n_layers * n_pos * c->kv_dim, sizeof(float), "the key cache");
+    s->value_cache = checked_calloc((size_t)c->n_layers * n_pos * c->kv_dim, sizeof(float), "the value cache");
+    s->rope_cos = checked_calloc(c->head_dim / 2, sizeof(float), "rotary embeddings");
+    s->rope_sin = checked_calloc(c->head_dim / 2, sizeof(float), "rotary embeddings");
+}
+
+static void free_state(RunState *s) {
+    free(s->x), free(s->xb), free(s->xb2), free(s->qkv), free(s->hb), free(s->att), free(s->logits);
+    free(s->key_cache), free(s->value_cache), free(s->rope_cos), free(s->rope_sin);
+}
+
+/* y = x / sqrt(mean(x^2) + eps) * weight (Zhang & Sennrich 2019). */
+static void rmsnorm(float *out, const float *x, const float *weight, int n, float eps) {
+    float ss = 0.0f;
+    for (int i = 0; i < n; i++) ss += x[i] * x[i];
+    float scale = 1.0f / sqrtf(ss / n + eps);
+    for (int i = 0; i < n; i++) out[i] = x[i] * scale * weight[i];
+}
+
+static void softmax(float *x, int n) {
+    float max = x[0];
+    for (int i = 1; i < n; i++) if (x[i] > max) max = x[i];
+    float sum = 0.0f;
+    for (int i = 0; i < n; i++) {
+        x[i] = expf(x[i] - max);
+        sum += x[i];
+    }
+    for (int i = 0; i < n; i++) x[i] /= sum;
+}
+
+/* Four rows of W times x: out[r] = w[r*n .. r*n+n) . x for r = 0..3. Each element of x loaded serves four
+ * rows, and each row keeps LANES independent partial sums: the compiler maps them onto SIMD registers at
+ * plain -O3, where a single running sum could not be vectorized without -ffast-math's reordering. */
+enum { LANES = 8 };
+
+static void dot4(float *restrict out, const float *restrict x, const float *restrict w, int n) {
+    const float *w0 = w, *w1 = w + n, *w2 = w + 2 * (size_t)n, *w3 = w + 3 * (size_t)n;
+    float s0[LANES] = {0}, s1[LANES] = {0}, s2[LANES] = {0}, s3[LANES] = {0};
+    int j = 0;
+    for (; j + LANES <= n; j += LANES)
+        for (int k = 0; k < LANES; k++) {
+            float xj = x[j + k];
+            s0[k] += w0[j + k] * xj;
+            s1[k] += w1[j + k] * xj;
+            s2[k] += w2[j + k] * xj;
+            s3[k] += w3[j + k] * xj;
+        }
+    float t0 = 0.0f, t1 = 0.0f, t2 = 0.0f, t3 = 0.0f;
+    for (int k = 0; k < LANES; k++) t0 += s0[k], t1 += s1[k], t2 += s2[k], t3 += s3[k];
+    for (; j < n; j++) t0 += w0[j] * x[j], t1 += w1[j] * x[j], t2 += w2[j] * x[j], t3 += w3[j] * x[j];
+    out[0] = t0, out[1] = t1, out[2] = t2, out[3] = t3;
+}
+
+/* out (d,) = W (d, n) @ x (n,). Nearly all the time goes here, and it is bound by memory bandwidth: every
+ * weight is read once per token. Threads take contiguous blocks of four rows. */
+static void matmul(float *restrict out, const float *restrict x, const float *restrict w, int n, int d) {
+    int d4 = d & ~3;
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < d4; i += 4) dot4(out + i, x, w + (size_t)i * n, n);
+    for (int i = d4; i < d; i++) {
+        float sum = 0.0f;
+        for (int j = 0; j < n; j++) sum += w[(size_t)i * n + j] * x[j];
+        out[i] = sum;
+    }
+}
+
+/* Rotates each pair (v[2i], v[2i+1]) of every head by the current position's angle (RoFormer, Su et al.
+ * 2021): llama2.c's interleaved layout, which model.py's apply_rope follows. */
+static void rope(float *v, int n_heads, int head_dim, const float *cos_, const float *sin_) {
+    for (int h = 0; h < n_heads; h++)
+        for (int i = 0; i < head_dim / 2; i++) {
+            float *p = v + h * head_dim + 2 * i;
+            float v0 = p[0], v1 = p[1];
+            p[0] = v0 * cos_[i] - v1 * sin_[i];
+            p[1] = v0 * sin_[i] + v1 * cos_[i];
+        }
+}
+
+static float *forward(const Model *m, RunState *s, int token, int pos) {
+    const Config *c = &m->config;
+    const Weights *w = &m->weights;
+    int dim = c->dim, kv_dim = c->kv_dim, hidden = c->hidden_dim, head_dim = c->head_dim, n_pos = s->n_pos;
+    int group = c->n_heads / c->n_kv_heads;  /* query heads per K/V head (grouped-query attention) */
+    float *x = s->x, *q = s->qkv, *k = s->qkv + dim, *v = s->qkv + dim + kv_dim;
+
+    memcpy(x, w->token_embedding + (size_t)token * dim, dim * sizeof(float));
+    for (int i = 0; i < head_dim / 2; i++) {  /* the same float32 steps as model.py's precompute_rope */
+        float freq = 1.0f / powf(c->rope_theta, (float)(2 * i) / (float)head_dim);
+        float angle = (float)pos * freq;
+        s->rope_cos[i] = cosf(angle);
+        s->rope_sin[i] = sinf(angle);
+    }
+
+    for (int l = 0; l < c->n_layers; l++) {
+        const LayerWeights *L = &w->layers[l];
+        float *key_cache = s->key_cache + (size_t)l * n_pos * kv_dim;
+        float *value_cache = s->value_cache + (size_t)l * n_pos * kv_dim;
+
+        /* attention: x += wo @ attention(rope(wq h), rope(wk h), wv h), h = rmsnorm(x) */
+        rmsnorm(s->xb, x, L->attention_norm, dim, c->norm_eps);
+        matmul(s->qkv, s->xb, L->wqkv, dim, dim + 2 * kv_dim);
+        rope(q, c->n_heads, head_dim, s->rope_cos, s->rope_sin);
+        rope(k, c->n_kv_heads, head_dim, s->rope_cos, s->rope_sin);
+        memcpy(key_cache + (size_t)pos * kv_dim, k, kv_dim * sizeof(float));
+        memcpy(value_cache + (size_t)pos * kv_dim, v, kv_dim * sizeof(float));
+
+        float scale = 1.0f / sqrtf((float)head_dim);
+#pragma omp parallel for schedule(static)
+        for (int h = 0; h < c->n_heads; h++) {
+            const float *qh = q + h * head_dim;
+            float *att = s->att + (size_t)h * n_pos;
+            size_t kv_offset = (size_t)(h / group) * head_dim;
+            for (int t = 0; t <= pos; t++) {
+                const float *kt = key_cache + (size_t)t * kv_dim + kv_offset;
+                float score = 0.0f;
+                for (int i = 0; i < head_dim; i++) score += qh[i] * kt[i];
+                att[t] = score * scale;
+            }
+            softmax(att, pos + 1);
+            float *out = s->xb + h * head_dim;
+            memset(out, 0, head_dim * sizeof(float));
+            for (int t = 0; t <= pos; t++) {
+                const float *vt = value_cache + (size_t)t * kv_dim + kv_offset;
+                for (int i = 0; i < head_dim; i++) out[i] += att[t] * vt[i];
+            }
+        }
+        matmul(s->xb2, s->xb, L->wo, dim, dim);
+        for (int i = 0; i < dim; i++) x[i] += s->xb2[i];
+
+        /* feed-forward, SwiGLU (Shazeer 2020): x += w2 @ (silu(w1 h) * w3 h), h = rmsnorm(x) */
+        rmsnorm(s->xb, x, L->ffn_norm, dim, c->norm_eps);
+        matmul(s->hb, s->xb, L->w13, dim, 2 * hidden);
+        for (int i = 0; i < hidden; i++) {
+            float a = s->hb[i];
+            s->hb[i] = a / (1.0f + expf(-a)) * s->hb[hidden + i];
+        }
+        matmul(s->xb, s->hb, L->w2, hidden, dim);
+        for (int i = 0; i < dim; i++) x[i] += s->xb[i];
+    }
+    rmsnorm(x, x, w->norm, dim, c->norm_eps);
+    matmul(s->logits, x, w->classifier, dim, c->vocab_size);
+    return s->logits;
+}
+
+/* ----------------------------------------------------------------------------------------------------
+ * UTF-8. SentencePiece's rules: a character is valid when its bytes have the right shape, it is not an
+ * overlong encoding, not a UTF-16 surrogate and not above U+10FFFF. */
+
+/* The length a character starting with byte b claims: 1 for ASCII and for bytes that cannot start one. */
+static int utf8_length(unsigned char b) {
+    if ((b & 0xE0) == 0xC0) return 2;
+    if ((b & 0xF0) == 0xE0) return 3;
+    if ((b & 0xF8) == 0xF0) return 4;
+    return 1;
+}
+
+/* Whether s[0..n) is exactly one valid character. */
+static int utf8_valid_char(const unsigned char *s, int n) {
+    if (n != utf8_length(s[0])) return 0;
+    if (n == 1) return s[0] < 0x80;
+    uint32_t cp = s[0] & (0x7F >> n);
+    for (int i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    uint32_t min = n == 2 ? 0x80 : n == 3 ? 0x800 : 0x10000;
+    return cp >= min && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
+}
+
+/* The offset of the first byte that is not part of a valid character, or -1 if all of s is valid. */
+static long utf8_first_invalid(const char *s, size_t len) {
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < len;) {
+        int n = utf8_length(u[i]);
+        if (i + n > len || !utf8_valid_char(u + i, n)) return (long)i;
+        i += n;
+    }
+    return -1;
+}
+
+/* ----------------------------------------------------------------------------------------------------
+ * The tokenizer: llama2.c's tokenizer.bin (int32 max piece length, then per id: float32 score, int32 byte
+ * length, the bytes). Pieces spell SentencePiece's whitespace mark as ' ', so the normalized text below
+ * does too. */
+
+typedef struct {
+    const char *str;
+    int len;
+    int id;
+} PieceRef;
+
+typedef struct {
+    char *data;            /* the file's bytes; pieces point into it */
+    const char **pieces;   /* (vocab_size,) */
+    int *piece_len;        /* (vocab_size,) */
+    float *scores;         /* (vocab_size,) BPE merge priority: higher merges first */
+    int vocab_size;
+    PieceRef *sorted;      /* the pieces BPE may produce, sorted by bytes, for binary search */
+    int n_sorted;
+    int byte_id[256];      /* id of the byte-fallback piece <0xHH>, or -1 */
+    int *byte_of;          /* (vocab_size,) the byte a byte-fallback piece stands for, or -1 */
+    int unk_id, bos_id, eos_id;
+    int add_dummy_prefix, remove_extra_whitespaces;  /* SentencePiece's normalizer settings */
+} Tokenizer;
+
+static int compare_pieces(const char *a, int alen, const char *b, int blen) {
+    int r = memcmp(a, b, alen < blen ? alen : blen);
+    return r ? r : (alen > blen) - (alen < blen);
+}
+
+static int compare_piece_refs(const void *a, const void *b) {
+    const PieceRef *x = a, *y = b;
+    int r = compare_pieces(x->str, x->len, y->str, y->len);
+    return r ? r : x->id - y->id;
+}
+
+/* The id of the piece spelled s[0..len), lowest id if several, or -1. */
+static int lookup_piece(const Tokenizer *t, const char *s, int len) {
+    int lo = 0, hi = t->n_sorted;
+    while (lo < hi) {  /* first entry >= s */
+        int mid = lo + (hi - lo) / 2;
+        if (compare_pieces(t->sorted[mid].str, t->sorted[mid].len, s, len) < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo < t->n_sorted && compare_pieces(t->sorted[lo].str, t->sorted[lo].len, s, len) == 0)
+        return t->sorted[lo].id;
+    return -1;
+}
+
+static int hex_digit(char ch) {
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+    return -1;
+}
+
+static void build_tokenizer(Tokenizer *t, const char *path, const Config *c) {
+    memset(t, 0, sizeof *t);
+    FILE *f = fopen(path, "rb");
+    if (!f) die("cannot open tokenizer %s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) die("%s is not a regular file; expected a tokenizer.bin", path);
+    size_t size = (size_t)st.st_size;
+    t->data = checked_calloc(size + 1, 1, "the tokenizer file");
+    if (fread(t->data, 1, size, f) != size) die("cannot read tokenizer %s: %s", path, strerror(errno));
+    fclose(f);
+
+    /* Pass 0 counts the pieces and checks every length; pass 1 records them. */
+    const unsigned char *u = (const unsigned char *)t->data;
+    if (size < 4 || read_i32(u) < 0)
+        die("%s: not a llama2.c tokenizer.bin (no max-piece-length header)", path);
+    for (int pass = 0; pass < 2; pass++) {
+        size_t offset = 4;
+        int n = 0;
+        while (offset < size) {
+            if (size - offset < 8) die("%s: truncated after %d pieces", path, n);
+            int32_t len = read_i32(u + offset + 4);
+            if (len < 0 || (size_t)len > size - offset - 8)
+                die("%s: piece %d claims %d bytes but %zu remain; truncated or corrupt", path, n, len,
+                    size - offset - 8);
+            if (pass == 1) {
+                t->scores[n] = read_f32(u + offset);
+                t->pieces[n] = t->data + offset + 8;
+                t->piece_len[n] = len;
+            }
+            offset += 8 + (size_t)len;
+            n++;
+        }
+        if (pass == 0) {
+            if (n != c->vocab_size)
+                die("%s has %d pieces but the model's vocabulary has %d; pass the tokenizer the model was "
+                    "trained with (-z)", path, n, c->vocab_size);
+            t->vocab_size = n;
+            t->pieces = checked_calloc(n, sizeof(char *), "tokenizer pieces");
+            t->piece_len = checked_calloc(n, sizeof(int), "tokenizer pieces");
+            t->scores = checked_calloc(n, sizeof(float), "tokenizer scores");
+        }
+    }
+
+    /* SentencePiece's ids: <unk> 0 and the model file's BOS/EOS. Its BPE never produces those, nor the
+     * byte-fallback pieces, which stand in only for characters the vocabulary lacks. */
+    t->unk_id = 0, t->bos_id = c->bos_id, t->eos_id = c->eos_id;
+    t->byte_of = checked_calloc(t->vocab_size, sizeof(int), "tokenizer byte table");
+    for (int b = 0; b < 256; b++) t->byte_id[b] = -1;
+    t->sorted = checked_calloc(t->vocab_size, sizeof(PieceRef), "tokenizer index");
+    for (int id = 0; id < t->vocab_size; id++) {
+        const char *p = t->pieces[id];
+        int hi = t->piece_len[id] == 6 ? hex_digit(p[3]) : -1, lo = t->piece_len[id] == 6 ? hex_digit(p[4]) : -1;
+        t->byte_of[id] = -1;
+        if (hi >= 0 && lo >= 0 && memcmp(p, "<0x", 3) == 0 && p[5] == '>') {
+            t->byte_of[id] = hi * 16 + lo;
+            if (t->byte_id[hi * 16 + lo] < 0) t->byte_id[hi * 16 + lo] = id;
+        } else if (id != t->unk_id && id != t->bos_id && id != t->eos_id) {
+            t->sorted[t->n_sorted++] = (PieceRef){p, t->piece_len[id], id};
+        }
+    }
+    qsort(t->sorted, t->n_sorted, sizeof(PieceRef), compare_piece_refs);
+
+    int flags = c->tokenizer_flags;
+    if (flags < 0) {
+        /* llama2.c's files do not record the normalizer (nor may ours). llama2.c's tokenizers keep SentencePiece's defaults
+         * (dummy prefix on, extra whitespace removed), except Meta's Llama 2 vocabulary, which keeps runs of
+         * spaces. A piece of two or more spaces can only be learned from text whose runs were kept, so
+         * such a piece means the runs are not collapsed. */
+        int has_space_run_piece = 0;
+        for (int id = 0; id < t->vocab_size && !has_space_run_piece; id++) {
+            int len = t->piece_len[id], spaces = 0;
+            while (spaces < len && t->pieces[id][spaces] == ' ') spaces++;
+            has_space_run_piece = len >= 2 && spaces == len;
+        }
+        flags = TOKENIZER_ADD_DUMMY_PREFIX | (has_space_run_piece ? 0 : TOKENIZER_REMOVE_EXTRA_WHITESPACES);
+    }
+    t->add_dummy_prefix = (flags & TOKENIZER_ADD_DUMMY_PREFIX) != 0;
+    t->remove_extra_whitespaces = (flags & TOKENIZER_REMOVE_EXTRA_WHITESPACES) != 0;
+}
+
+static void free_tokenizer(Tokenizer *t) {
+    free(t->data), free(t->pieces), free(t->piece_len), free(t->scores), free(t->sorted), free(t->byte_of);
+}
+
+/* SentencePiece's normalizer with the identity rule: optionally drop leading, trailing and repeated
+ * spaces, put a space in front (the "dummy prefix", so a word at the start reads like one after a space),
+ * and mark every space with SentencePiece's U+2581, which we spell ' ' like tokenizer.bin does. A literal
+ * U+2581 in the text becomes the same mark, as in SentencePiece. Returns the length written to out, which
+ * needs len + 1 bytes. */
+static size_t normalize(const Tokenizer *t, const char *text, size_t len, char *out) {
+    size_t i = 0, n = 0;
+    if (t->remove_extra_whitespaces)
+        while (i < len && text[i] == ' ') i++;
+    if (i == len) return 0;
+    if (t->add_dummy_prefix) out[n++] = ' ';
+    int prev_space = t->remove_extra_whitespaces;  /* true only while collapsing a run */
+    while (i < len) {
+        if (text[i] == ' ') {
+            if (!prev_space) out[n++] = ' ';
+            prev_space = t->remove_extra_whitespaces;
+            i++;
+        } else if (len - i >= 3 && memcmp(text + i, "\xE2\x96\x81", 3) == 0) {
+            out[n++] = ' ';
+            prev_space = 0;
+            i += 3;
+        } else {
+            out[n++] = text[i++];
+            prev_space = 0;
+        }
+    }
+    if (t->remove_extra_whitespaces)
+        while (n > 0 && out[n - 1] == ' ') n--;
+    return n;
+}
+
+/* BPE encoding exactly as SentencePiece's bpe_model.cc does it: start from single characters and keep
+ * merging the adjacent pair whose concatenation is the highest-scoring piece (leftmost first on ties),
+ * with a max-heap of candidate pairs. A heap entry goes stale when either side has since merged with
+ * something else; its recorded length then no longer matches, and it is skipped. */
+typedef struct { int start, len, prev, next; } Symbol;
+typedef struct { float score; int left, right, len; } Pair;
+
+static int pair_before(const Pair *a, const Pair *b) {
+    return a->score > b->score || (a->score == b->score && a->left < b->left);
+}
+
+static void heap_push(Pair *heap, int *n, Pair c) {
+    int i = (*n)++;
+    while (i > 0 && pair_before(&c, &heap[(i - 1) / 2])) {
+        heap[i] = heap[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    heap[i] = c;
+}
+
+static Pair heap_pop(Pair *heap, int *n) {
+    Pair top = heap[0], last = heap[--*n];
+    int i = 0;
+    for (;;) {
+        int child = 2 * i + 1;
+        if (child >= *n) break;
+        if (child + 1 < *n && pair_before(&heap[child + 1], &heap[child])) child++;
+        if (!pair_before(&heap[child], &last)) break;
+        heap[i] = heap[child];
+        i = child;
+    }
+    if (*n > 0) heap[i] = last;
+    return top;
+}
+
+static void push_pair(const Tokenizer *t, const char *text, const Symbol *sym, int left, int right,
+                      Pair *heap, int *n_heap) {
+    if (left < 0 || right < 0) return;
+    int len = sym[left].len + sym[right].len;
+    int id = lookup_piece(t, text + sym[left].start, len);
+    if (id >= 0) heap_push(heap, n_heap, (Pair){t->scores[id], left, right, len});
+}
+
+/* Writes the ids of text (no BOS/EOS) to ids, which needs room for len + 1; returns how many. */
+static int encode(const Tokenizer *t, const char *text, size_t len, int *ids) {
+    char *norm = checked_calloc(len + 2, 1, "the normalized prompt");
+    int n = (int)normalize(t, text, len, norm);
+    Symbol *sym = checked_calloc(n, sizeof(Symbol), "the prompt's symbols");
+    Pair *heap = checked_calloc(3 * (size_t)n, sizeof(Pair), "the BPE queue");
+    int n_sym = 0, n_heap = 0;
+    for (int i = 0; i < n;) {
+        int clen = utf8_length((unsigned char)norm[i]);
+        if (clen > n - i) clen = n - i;
+        sym[n_sym] = (Symbol){i, clen, n_sym - 1, i + clen < n ? n_sym + 1 : -1};
+        n_sym++;
+        i += clen;
+    }
+    for (int i = 0; i + 1 < n_sym; i++) push_pair(t, norm, sym, i, i + 1, heap, &n_heap);
+    while (n_heap > 0) {
+        Pair top = heap_pop(heap, &n_heap);
+        Symbol *left = &sym[top.left], *right = &sym[top.right];
+        if (left->len == 0 || right->len == 0 || left->len + right->len != top.len) continue;  /* stale */
+        left->len += right->len;
+        right->len = 0;
+        left->next = right->next;
+        if (right->next >= 0) sym[right->next].prev = top.left;
+        push_pair(t, norm, sym, left->prev, top.left, heap, &n_heap);
+        push_pair(t, norm, sym, top.left, left->next, heap, &n_heap);
+    }
+    int n_ids = 0;
+    for (int i = n_sym > 0 ? 0 : -1; i >= 0; i = sym[i].next) {
+        int id = lookup_piece(t, norm + sym[i].start, sym[i].len);
+        if (id >= 0) {
+            ids[n_ids++] = id;
+            continue;
+        }
+        /* a character the vocabulary lacks: its UTF-8 bytes as byte-fallback pieces, else <unk> */
+        int has_bytes = 1;
+        for (int b = 0; b < sym[i].len; b++) has_bytes &= t->byte_id[(unsigned char)norm[sym[i].start + b]] >= 0;
+        if (!has_bytes) ids[n_ids++] = t->unk_id;
+        else for (int b = 0; b < sym[i].len; b++) ids[n_ids++] = t->byte_id[(unsigned char)norm[sym[i].start + b]];
+    }
+    free(norm), free(sym), free(heap);
+    return n_ids;
+}
+
+/* Prints token ids as text, the way Tokenizer.decode (SentencePiece) renders the whole sequence, but as
+ * the tokens arrive: BOS, EOS and <unk> print nothing; byte-fallback pieces are collected into characters,
+ * each invalid byte printing as U+FFFD; the first space of the text is dropped (it is the dummy prefix). */
+typedef struct {
+    const Tokenizer *t;
+    unsigned char pending[4];  /* bytes of a character whose remaining bytes have not arrived */
+    int n_pending;
+    int printed;               /* whether any text has been printed */
+    int at_start;              /* SentencePiece's is_bos_ws: a leading space would still be dropped */
+    int dropped_space;         /* the last piece's leading space was dropped */
+} TextWriter;
+
+static void emit(TextWriter *w, const void *bytes, size_t n) {
+    if (n == 0) return;
+    if (fwrite(bytes, 1, n, stdout) != n) die("cannot write to stdout: %s", strerror(errno));
+    w->printed = 1;
+}
+
+/* Prints the pending bytes that make up whole characters; with end set, all of them. */
+static void flush_bytes(TextWriter *w, int end) {
+    while (w->n_pending > 0) {
+        int n = utf8_length(w->pending[0]);
+        if (w->n_pending < n && !end) return;  /* wait for the rest of the character */
+        if (w->n_pending >= n && utf8_valid_char(w->pending, n)) {
+            emit(w, w->pending, n);
+        } else {
+            emit(w, "\xEF\xBF\xBD", 3);  /* U+FFFD REPLACEMENT CHARACTER, for one invalid byte */
+            n = 1;
+        }
+        memmove(w->pending, w->pending + n, w->n_pending - n);
+        w->n_pending -= n;
+    }
+}
+
+static void write_token(TextWriter *w, int id) {
+    const Tokenizer *t = w->t;
+    if (id == t->bos_id || id == t->eos_id || id == t->unk_id) return;
+    if (t->byte_of[id] >= 0) {
+        w->pending[w->n_pending++] = (unsigned char)t->byte_of[id];
+        flush_bytes(w, 0);
+        return;
+    }
+    flush_bytes(w, 1);
+    if (w->dropped_space || w->printed) w->at_start = 0;
+    const char *piece = t->pieces[id];
+    int len = t->piece_len[id];
+    w->dropped_space = 0;
+    if (w->at_start && (t->add_dummy_prefix || t->remove_extra_whitespaces) && len > 0 && piece[0] == ' ') {
+        piece++, len--;
+        /* SentencePiece stops dropping after one space, unless it collapses whitespace anyway */
+        w->dropped_space = !t->remove_extra_whitespaces;
+    }
+    emit(w, piece, len);
+    fflush(stdout);
+}
+
+/* ----------------------------------------------------------------------------------------------------
+ * The sampler: the same steps and random numbers as model.py's Sampler, so seeds mean the same in both. */
+
+typedef struct {
+    float prob;
+    int id;
+} ProbId;
+
+typedef struct {
+    int vocab_size;
+    float temperature;  /* 0 = greedy */
+    float top_p;        /* nucleus sampling when in (0, 1); off otherwise */
+    int top_k;          /* keep only the k most likely when > 0 */
+    uint64_t state;     /* xorshift64* state, never 0 */
+    ProbId *candidates;
+} Sampler;
+
+/* xorshift64* (Marsaglia 2003; Vigna 2016), as llama2.c: the top 32 bits of state * a constant. */
+static uint32_t random_u32(uint64_t *state) {
+    *state ^= *state >> 12;
+    *state ^= *state << 25;
+    *state ^= *state >> 27;
+    return (uint32_t)((*state * 0x2545F4914F6CDD1DULL) >> 32);
+}
+
+/* A float32 in [0, 1) from the top 24 bits. */
+static float random_f32(uint64_t *state) { return (random_u32(state) >> 8) / 16777216.0f; }
+
+static int by_probability(const void *a, const void *b) {
+    const ProbId *x = a, *y = b;
+    if (x->prob != y->prob) return x->prob > y->prob ? -1 : 1;
+    return x->id - y->id;  /* lowest id first on ties, like a stable sort */
+}
+
+/* Collects the tokens with probability >= cutoff into s->candidates, most likely first, cut to top-k;
+ * returns how many. With top-p, tokens below (1 - p) / (n - 1) cannot be in the nucleus (the others would
+ * then hold less than p), so only those above need sorting: a few dozen instead of the whole vocabulary. */
+static int sort_candidates(Sampler *s, const float *probs, float cutoff) {
+    int m = 0;
+    for (int i = 0; i < s->vocab_size; i++)
+        if (probs[i] >= cutoff) s->candidates[m++] = (ProbId){probs[i], i};
+    qsort(s->candidates, m, sizeof(ProbId), by_probability);
+    return s->top_k > 0 && m > s->top_k ? s->top_k : m;
+}
+
+/* The length of the shortest prefix of the m candidates whose mass exceeds top_p, or 0 if none does. */
+static int nucleus_size(const Sampler *s, int m) {
+    float cumulative = 0.0f;
+    for (int i = 0; i < m; i++) {
+        cumulative += s->candidates[i].prob;
+        if (cumulative > s->top_p) return i + 1;
+    }
+    return 0;
+}
+
+static int sample(Sampler *s, float *logits) {
+    int n = s->vocab_size;
+    if (s->temperature == 0.0f) {
+        int best = 0;
+        for (int i = 1; i < n; i++) if (logits[i] > logits[best]) best = i;
+        return best;
+    }
+    for (int i = 0; i < n; i++) logits[i] /= s->temperature;
+    softmax(logits, n);
+    float coin = random_f32(&s->state);  /* drawn before any filtering, as model.py does */
+    int top_p_on = s->top_p > 0.0f && s->top_p < 1.0f;
+    if (s->top_k == 0 && !top_p_on) {  /* plain multinomial: walk the vocabulary in id order */
+        float cdf = 0.0f;
+        for (int i = 0; i < n; i++) {
+            cdf += logits[i];
+            if (coin < cdf) return i;
+        }
+        return n - 1;
+    }
+    int kept = sort_candidates(s, logits, top_p_on && n > 1 ? (1.0f - s->top_p) / (n - 1) : 0.0f);
+    if (top_p_on) {
+        int nucleus = nucleus_size(s, kept);
+        if (nucleus == 0 && n > 1) {  /* rounding left the filtered candidates short of p: use them all */
+            kept = sort_candidates(s, logits, 0.0f);
+            nucleus = nucleus_size(s, kept);
+        }
+        if (nucleus > 0) kept = nucleus;
+    }
+    float mass = 0.0f;
+    for (int i = 0; i < kept; i++) mass += s->candidates[i].prob;
+    coin *= mass;
+    float cdf = 0.0f;
+    for (int i = 0; i < kept; i++) {
+        cdf += s->candidates[i].prob;
+        if (coin < cdf) return s->candidates[i].id;
+    }
+    return s->candidates[kept - 1].id;
+}
+
+/* ----------------------------------------------------------------------------------------------------
+ * Generation and the command line. */
+
+typedef struct {
+    const char *model_path, *tokenizer_path, *input;
+    float temperature, top_p;
+    int top_k, steps;
+    uint64_t seed;
+    int mode;  /* -1: the model file's */
+} Options;
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "Usage:   run <model.bin> [options]\n"
+            "Example: run out/model.bin -i \"Write a story about a dragon who is afraid of the dark\"\n"
+            "Options:\n"
+            "  -t <float>  temperature in [0, inf), 0 = greedy (default 1.0)\n"
+            "  -p <float>  top-p (nucleus) sampling in [0, 1], 0 or 1 = off (default 0.9)\n"
+            "  -k <int>    top-k sampling, 0 = off (default 0)\n"
+            "  -s <int>    random seed, 0 = from the clock (default 0)\n"
+            "  -n <int>    positions to run, prompt included, 0 = the model's context (default 256)\n"
+            "  -i <string> input: the instruction, or the start of the story; - reads stdin\n"
+            "  -z <string> tokenizer.bin (default: the one beside the model, then ./tokenizer.bin)\n"
+            "  -m <string> instruct | generate | encode (default: what the model was trained for);\n"
+            "              encode prints the input's token ids and exits\n");
+}
+
+static float parse_float(const char *flag, const char *value) {
+    char *end;
+    errno = 0;
+    float v = strtof(value, &end);
+    if (end == value || *end || errno || !isfinite(v)) die("%s expects a number, got '%s'", flag, value);
+    return v;
+}
+
+static int parse_int(const char *flag, const char *value) {
+    char *end;
+    errno = 0;
+    long v = strtol(value, &end, 10);
+    if (end == value || *end || errno || v < 0 || v > INT32_MAX)
+        die("%s expects a whole number >= 0, got '%s'", flag, value);
+    return (int)v;
+}
+
+static Options parse_options(int argc, char **argv) {
+    if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+        usage(stdout);
+        exit(EXIT_SUCCESS);
+    }
+    if (argc < 2) {
+        usage(stderr);
+        exit(EXIT_FAILURE);
+    }
+    Options o = {argv[1], NULL, "", 1.0f, 0.9f, 0, 256, 0, -1};
+    if (argv[1][0] == '-') die("the first argument must be the model file, got '%s' (run with -h for help)", argv[1]);
+    for (int i = 2; i < argc; i += 2) {
+        const char *flag = argv[i];
+        if (flag[0] != '-' || strlen(flag) != 2 || !strchr("tpksnizm", flag[1]))
+            die("unknown option '%s' (run with -h for help)", flag);
+        if (i + 1 >= argc) die("%s needs a value (run with -h for help)", flag);
+        const char *value = argv[i + 1];
+        switch (flag[1]) {
+        case 't': o.temperature = parse_float(flag, value); break;
+        case 'p': o.top_p = parse_float(flag, value); break;
+        case 'k': o.top_k = parse_int(flag, value); break;
+        case 'n': o.steps = parse_int(flag, value); break;
+        case 'i': o.input = value; break;
+        case 'z': o.tokenizer_path = value; break;
+        case 's': {
+            char *end;
+            errno = 0;
+            unsigned long long seed = strtoull(value, &end, 10);
+            if (value[0] == '-' || end == value || *end || errno) die("-s expects a whole number >= 0, got '%s'", value);
+            o.seed = seed;
+            break;
+        }
+        case 'm':
+            if (strcmp(value, "instruct") == 0) o.mode = MODE_INSTRUCT;
+            else if (strcmp(value, "generate") == 0) o.mode = MODE_GENERATE;
+            else if (strcmp(value, "encode") == 0) o.mode = MODE_ENCODE;
+            else die("-m expects instruct, generate or encode, got '%s'", value);
+            break;
+        }
+    }
+    if (o.temperature < 0) die("-t must not be negative, got %g", o.temperature);
+    if (o.top_p < 0 || o.top_p > 1) die("-p must be in [0, 1], got %g", o.top_p);
+    return o;
+}
+
+/* -z, else tokenizer.bin beside the model, else ./tokenizer.bin. Returns a malloc'd path. */
+static char *find_tokenizer(const Options *o) {
+    if (o->tokenizer_path) return strdup(o->tokenizer_path);
+    const char *slash = strrchr(o->model_path, '/');
+    size_t dir_len = slash ? (size_t)(slash - o->model_path + 1) : 0;
+    char *beside = checked_calloc(dir_len + sizeof "tokenizer.bin", 1, "a path");
+    memcpy(beside, o->model_path, dir_len);
+    strcpy(beside + dir_len, "tokenizer.bin");
+    if (access(beside, R_OK) == 0) return beside;
+    free(beside);
+    if (access("tokenizer.bin", R_OK) == 0) return strdup("tokenizer.bin");
+    die("no tokenizer.bin beside %s or in the current directory; pass one with -z", o->model_path);
+    return NULL;
+}
+
+enum { MAX_INPUT_BYTES = 1 << 24 };
+
+/* The input text: -i's value, or all of stdin for "-i -". Sets *len; the text may hold NUL bytes. */
+static char *read_input(const char *value, size_t *len) {
+    if (strcmp(value, "-") != 0) {
+        *len = strlen(value);
+        char *text = checked_calloc(*len + 1, 1, "the input");
+        memcpy(text, value, *len);
+        return text;
+    }
+    size_t cap = 1 << 12, n = 0;
+    char *text = checked_calloc(cap, 1, "the input");
+    for (;;) {
+        n += fread(text + n, 1, cap - n, stdin);
+        if (ferror(stdin)) die("cannot read the input from stdin: %s", strerror(errno));
+        if (feof(stdin)) break;
+        if (cap >= MAX_INPUT_BYTES) die("the input on stdin is longer than %d bytes", MAX_INPUT_BYTES);
+        char *bigger = realloc(text, cap * 2);
+        if (!bigger) die("out of memory reading stdin");
+        text = bigger, cap *= 2;
+    }
+    *len = n;
+    return text;
+}
+
+/* Whether text is empty or only ASCII whitespace, as Python's str.isspace sees it. */
+static int is_blank(const char *text, size_t len) {
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)text[i];
+        if (!(ch == ' ' || (ch >= '\t' && ch <= '\r') || (ch >= 0x1C && ch <= 0x1F))) return 0;
+    }
+    return 1;
+}
+
+/* Runs the model on the prompt and prints the story: the prompt too in generate mode. */
+static void generate(const Model *model, const Tokenizer *tokenizer, const Options *o, Mode mode, const char *text,
+                     size_t text_len) {
+    const Config *c = &model->config;
+    /* instruct: EOS + prompt + BOS, the way instruction examples sit in the packed training data;
+     * generate: BOS + text. */
+    if (mode == MODE_INSTRUCT && is_blank(text, text_len))
+        die("instruct mode needs an instruction: -i \"Write a story about ...\"");
+    int *ids = checked_calloc(text_len + 3, sizeof(int), "the prompt's tokens");
+    int n_prompt = encode(tokenizer, text, text_len, ids + 1) + 1;
+    ids[0] = mode == MODE_INSTRUCT ? c->eos_id : c->bos_id;
+    if (mode == MODE_INSTRUCT) ids[n_prompt++] = c->bos_id;
+    if (n_prompt >= c->seq_len) die("the prompt is %d tokens; the model's context is %d", n_prompt, c->seq_len);
+
+    /* Like llama2.c, -n counts positions including the prompt: the token sampled at the last position
+     * is printed but never fed back. Output also stops when prompt plus output fill the context. */
+    int budget = c->seq_len - n_prompt;
+    if (o->steps > 0 && o->steps - n_prompt + 1 < budget) budget = o->steps - n_prompt + 1;
+    if (budget < 0) budget = 0;
+    RunState state;
+    build_state(&state, c, budget > 0 ? n_prompt + budget - 1 : n_prompt);
+    Sampler sampler = {c->vocab_size, o->temperature, o->top_p, o->top_k, o->seed ? o->seed : (uint64_t)time(NULL),
+                       checked_calloc(c->vocab_size, sizeof(ProbId), "the sampler")};
+    TextWriter writer = {.t = tokenizer, .at_start = 1};
+    if (mode == MODE_GENERATE)
+        for (int i = 1; i < n_prompt; i++) write_token(&writer, ids[i]);
+
+    double start = 0.0;
+    int generated = 0;
+    if (budget > 0) {
+        int pos = 0;
+        for (; pos < n_prompt - 1; pos++) forward(model, &state, ids[pos], pos);
+        int token = ids[n_prompt - 1];
+        for (;;) {
+            float *logits = forward(model, &state, token, pos);
+            if (generated == 0) start = now_seconds();  /* time the steady state, like llama2.c */
+            int next = sample(&sampler, logits);
+            generated++;
+            if (next == c->eos_id || (mode == MODE_GENERATE && next == c->bos_id)) break;
+            write_token(&writer, next);
+            if (generated == budget) break;
+            token = next, pos++;
+        }
+    }
+    flush_bytes(&writer, 1);
+    printf("\n");
+    fflush(stdout);
+    if (generated > 1) fprintf(stderr, "achieved tok/s: %.1f\n", (generated - 1) / (now_seconds() - start));
+    free(ids), free(sampler.candidates);
+    free_state(&state);
+}
+
+int main(int argc, char **argv) {
+    const uint32_t one = 1;
+    if (*(const unsigned char *)&one != 1) die("run reads little-endian files and this machine is big-endian");
+    Options o = parse_options(argc, argv);
+
+    Model model;
+    build_model(&model, o.model_path);
+    char *tokenizer_path = find_tokenizer(&o);
+    Tokenizer tokenizer;
+    build_tokenizer(&tokenizer, tokenizer_path, &model.config);
+    size_t text_len;
+    char *text = read_input(o.input, &text_len);
+    long bad = utf8_first_invalid(text, text_len);
+    if (bad >= 0) die("the input is not valid UTF-8 (byte %ld); pass UTF-8 text", bad);
+
+    Mode mode = o.mode >= 0 ? (Mode)o.mode : model.config.mode;
+    if (mode == MODE_ENCODE) {
+        int *ids = checked_calloc(text_len + 1, sizeof(int), "the input's tokens");
+        int n = encode(&tokenizer, text, text_len, ids);
+        for (int i = 0; i < n; i++) printf(i ? " %d" : "%d", ids[i]);
+        printf("\n");
+        free(ids);
+    } else {
+        generate(&model, &tokenizer, &o, mode, text, text_len);
+    }
+    free(text), free(tokenizer_path);
+    free_tokenizer(&tokenizer);
+    free_model(&model);
+    return 0;
+}

@@ -1,0 +1,389 @@
+"""Tests for run.c and export.py: llama2.c's golden story, C/Python parity token for token, every model
+format, the C tokenizer against SentencePiece, and bad input under AddressSanitizer.
+
+The binaries are built here with `make run run_asan` (skipped without a C compiler); one tiny instruct model
+is trained once with train.py (about 10 s on 2 cores)."""
+
+import os
+import random
+import shutil
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from export import (HEADER_BYTES, MAGIC, read_model_bin, write_llama2c_v0, write_llama2c_v1,  # noqa: E402
+                    write_model_bin)
+from model import CheckpointError, load_model  # noqa: E402
+from sample import generate_text, prompt_ids  # noqa: E402
+from tokenizer import Tokenizer  # noqa: E402
+
+FIXTURES = Path(os.environ.get("STORIES_FIXTURES", ROOT.parent / "shared" / "fixtures"))
+STORIES260K = FIXTURES / "llama2c-260K"
+ENV = dict(os.environ, OMP_NUM_THREADS="1", ASAN_OPTIONS="detect_leaks=1")
+# ~50k parameters with a 256-token context: room for 200+ generated tokens after a prompt
+TRAIN = ["--instruct", "--dim", "32", "--n-layers", "2", "--n-heads", "4", "--n-kv-heads", "2", "--max-seq-len", "256",
+         "--batch-size", "4", "--vocab-size", "320", "--builtin-stories", "400", "--max-iters", "200",
+         "--eval-interval", "100", "--eval-iters", "2", "--no-sample"]
+INSTRUCTION = "Write a story about a brave fox who finds a key."
+STORY_START = "Once upon a time, there was a little fox"
+
+
+def fixture(name: str) -> Path:
+    path = STORIES260K / name
+    if not path.is_file():
+        pytest.skip(f"fixture {path} not found; set STORIES_FIXTURES to the folder holding llama2c-260K/")
+    return path
+
+
+@pytest.fixture(scope="module")
+def binaries() -> dict[str, Path]:
+    if not any(shutil.which(cc) for cc in (os.environ.get("CC", "cc"), "cc", "gcc", "clang")):
+        pytest.skip("no C compiler found (cc, gcc or clang)")
+    result = subprocess.run(["make", "run", "run_asan"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, f"make failed:\n{result.stdout}\n{result.stderr}"
+    return {"run": ROOT / "run", "asan": ROOT / "run_asan"}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    """out/ of a tiny instruct model trained by train.py: model.bin (our format), ckpt.pt, tokenizer.*"""
+    root = tmp_path_factory.mktemp("trained")
+    result = subprocess.run([sys.executable, "train.py", *TRAIN, "--out-dir", str(root / "out"),
+                             "--data-dir", str(root / "data")], cwd=ROOT, env=ENV, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return root / "out"
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def run_c(binary: Path, *args, input: bytes | None = None, cwd=ROOT, check=True) -> subprocess.CompletedProcess:
+    args = [a if isinstance(a, bytes) else str(a) for a in args]  # bytes pass through: invalid UTF-8 tests
+    result = subprocess.run([str(binary), *args], cwd=cwd, env=ENV, input=input, capture_output=True)
+    if check:
+        assert result.returncode == 0, result.stderr.decode(errors="replace")
+    return result
+
+
+# ----------------------------------------------------------------------------------------------------------
+# outputs
+
+def test_golden_story_of_llama2c_260K(binaries):
+    result = run_c(binaries["run"], fixture("stories260K.bin"), "-z", fixture("tok512.bin"), "-t", "0", "-n", "200")
+    assert result.stdout == fixture("expected_greedy_200.txt").read_bytes()
+    assert b"tok/s" in result.stderr and b"tok/s" not in result.stdout  # text to stdout, speed to stderr
+
+
+@pytest.mark.parametrize("mode, flags", [
+    ("instruct", dict(t=0.0)),
+    ("generate", dict(t=0.0)),
+    ("instruct", dict(t=1.0, p=0.9)),
+    ("generate", dict(t=1.0, p=0.9)),
+    ("instruct", dict(t=0.8, k=20, p=0.9)),
+    ("generate", dict(t=1.0, p=0.0)),  # plain multinomial: the coin walks the vocabulary in id order
+])
+def test_c_and_python_write_the_same_story(binaries, trained, one_thread, mode, flags):
+    model, _ = load_model(trained / "model.bin")
+    tokenizer = Tokenizer(trained / "tokenizer.model")
+    prompt = INSTRUCTION if mode == "instruct" else STORY_START
+    t, k, p = flags["t"], flags.get("k", 0), flags.get("p", 0.0)
+    top_p = p if 0 < p < 1 else None
+
+    # The comparison must cover at least 200 tokens, so take the first seed whose story is that long (a
+    # model this small sometimes ends early) and compare the whole context's worth of output.
+    ids, stop = prompt_ids(tokenizer, prompt, mode)
+    for seed in (1, 42, 7, 3, 1234, 99, 5, 2024):
+        tokens = list(model.generate(ids, model.args.max_seq_len - len(ids), temperature=t, top_k=k or None,
+                                     top_p=top_p, stop_tokens=stop, seed=seed))
+        if len(tokens) >= 200:
+            break
+    assert len(tokens) >= 200, "no seed gave a 200-token story; train the test model longer"
+    python = "".join(generate_text(model, tokenizer, prompt, mode, temperature=t, top_k=k or None, top_p=top_p,
+                                   steps=0, seed=seed)) + "\n"  # sample.py ends with a newline too
+    c = run_c(binaries["run"], trained / "model.bin", "-m", mode, "-i", prompt, "-n", 0, "-t", t, "-k", k, "-p", p,
+              "-s", seed).stdout
+    assert c.decode() == python
+
+
+def test_model_file_sets_the_default_mode(binaries, trained):
+    args = ["-i", INSTRUCTION, "-t", "0", "-n", "80"]
+    default = run_c(binaries["run"], trained / "model.bin", *args).stdout
+    assert default == run_c(binaries["run"], trained / "model.bin", "-m", "instruct", *args).stdout
+    assert default != run_c(binaries["run"], trained / "model.bin", "-m", "generate", *args).stdout
+    assert INSTRUCTION.encode() not in default  # instruct mode prints only the story
+
+
+def test_stdin_input(binaries, trained):
+    args = ["-t", "0.9", "-s", "5", "-n", "100"]
+    from_arg = run_c(binaries["run"], trained / "model.bin", "-i", INSTRUCTION, *args).stdout
+    from_stdin = run_c(binaries["run"], trained / "model.bin", "-i", "-", *args, input=INSTRUCTION.encode()).stdout
+    assert from_stdin == from_arg and len(from_arg) > 20
+
+
+def test_tokenizer_found_beside_the_model_then_in_the_working_directory(binaries, trained, tmp_path):
+    here, elsewhere = tmp_path / "here", tmp_path / "elsewhere"
+    here.mkdir(), elsewhere.mkdir()
+    shutil.copy(trained / "model.bin", here / "model.bin")
+    args = [here / "model.bin", "-i", INSTRUCTION, "-t", "0", "-n", "60"]
+    want = run_c(binaries["run"], trained / "model.bin", *args[1:]).stdout
+
+    result = run_c(binaries["run"], *args, cwd=elsewhere, check=False)  # none anywhere
+    assert result.returncode == 1 and b"no tokenizer.bin beside" in result.stderr
+    shutil.copy(trained / "tokenizer.bin", elsewhere / "tokenizer.bin")
+    assert run_c(binaries["run"], *args, cwd=elsewhere).stdout == want  # ./tokenizer.bin
+    (elsewhere / "tokenizer.bin").write_bytes(b"\0\0\0\0")  # a wrong one in the working directory ...
+    shutil.copy(trained / "tokenizer.bin", here / "tokenizer.bin")
+    assert run_c(binaries["run"], *args, cwd=elsewhere).stdout == want  # ... loses to the one beside the model
+
+
+# ----------------------------------------------------------------------------------------------------------
+# model formats
+
+def test_every_format_gives_the_same_story(binaries, trained, tmp_path):
+    model, info = read_model_bin(trained / "model.bin")
+    assert info["format"] == "ours" and info["instruct"] is True
+    assert info["tokenizer"] == Tokenizer(trained / "tokenizer.model").identity
+    write_llama2c_v0(model, tmp_path / "v0.bin")
+    write_llama2c_v1(model, tmp_path / "v1.bin")
+    write_model_bin(model, tmp_path / "ours.bin", mode="instruct", tokenizer=Tokenizer(trained / "tokenizer.model"))
+    assert (tmp_path / "ours.bin").read_bytes() == (trained / "model.bin").read_bytes()
+
+    args = ["-z", trained / "tokenizer.bin", "-m", "instruct", "-i", INSTRUCTION, "-t", "1.0", "-s", "11"]
+    outputs = {name: run_c(binaries["run"], tmp_path / f"{name}.bin", *args).stdout for name in ("v0", "v1", "ours")}
+    assert outputs["v0"] == outputs["v1"] == outputs["ours"] and len(outputs["ours"]) > 100
+
+    want = model.state_dict()
+    for name, fmt in (("v0", "llama2c-v0"), ("v1", "llama2c-v1"), ("ours", "ours")):
+        loaded, info = read_model_bin(tmp_path / f"{name}.bin")
+        assert info["format"] == fmt and loaded.args == model.args
+        assert all(torch.equal(loaded.state_dict()[k], v) for k, v in want.items())
+
+
+def test_untied_classifier_in_every_format(binaries, trained, tmp_path):
+    model, _ = read_model_bin(trained / "model.bin")
+    model.args.tie_embeddings = False
+    model.output.weight = torch.nn.Parameter(model.output.weight.detach().flip(0).clone())  # differs from the embedding
+    write_llama2c_v0(model, tmp_path / "v0.bin")
+    write_llama2c_v1(model, tmp_path / "v1.bin")
+    write_model_bin(model, tmp_path / "ours.bin", mode="generate")
+    args = ["-z", trained / "tokenizer.bin", "-m", "generate", "-i", STORY_START, "-t", "0", "-n", "100"]
+    outputs = [run_c(binaries["run"], tmp_path / f"{name}.bin", *args).stdout for name in ("v0", "v1", "ours")]
+    assert outputs[0] == outputs[1] == outputs[2]
+    for name in ("v0", "v1", "ours"):
+        loaded, _ = read_model_bin(tmp_path / f"{name}.bin")
+        assert not loaded.args.tie_embeddings and torch.equal(loaded.output.weight, model.output.weight)
+
+
+def test_stories260K_round_trips_byte_for_byte_through_every_format(tmp_path):
+    original = fixture("stories260K.bin")
+    model, info = read_model_bin(original)
+    assert info["format"] == "llama2c-v0" and info["instruct"] is False
+    write_llama2c_v0(model, tmp_path / "v0.bin")
+    assert (tmp_path / "v0.bin").read_bytes() == original.read_bytes()
+    write_model_bin(model, tmp_path / "ours.bin")  # ours -> v1 -> v0 loses nothing either
+    write_llama2c_v1(read_model_bin(tmp_path / "ours.bin")[0], tmp_path / "v1.bin")
+    write_llama2c_v0(read_model_bin(tmp_path / "v1.bin")[0], tmp_path / "again.bin")
+    assert (tmp_path / "again.bin").read_bytes() == original.read_bytes()
+
+
+def test_train_writes_our_format_and_load_model_reads_its_header(trained):
+    assert (trained / "model.bin").read_bytes()[:4] == MAGIC
+    model, info = load_model(trained / "model.bin")
+    assert info["instruct"] is True and info["tokenizer"] == Tokenizer(trained / "tokenizer.model").identity
+    assert model.args.norm_eps == 1e-5 and model.args.rope_theta == 10000.0  # float32 in the header, exact here
+
+
+def test_python_reader_rejects_bad_files(trained, tmp_path):
+    data = (trained / "model.bin").read_bytes()
+    for cut in (3, 100, HEADER_BYTES + 5, len(data) - 1):
+        (tmp_path / "cut.bin").write_bytes(data[:cut])
+        with pytest.raises(CheckpointError):
+            read_model_bin(tmp_path / "cut.bin")
+    (tmp_path / "v9.bin").write_bytes(MAGIC + struct.pack("<i", 9) + data[8:])
+    with pytest.raises(CheckpointError, match="version 9"):
+        read_model_bin(tmp_path / "v9.bin")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the tokenizer
+
+FIXED_TEXTS = [
+    "", " ", "   ", "a", " a", "a ", "Once upon a time", "  two leading", "two trailing  ", "a  b   c    d",
+    "\t\ttabs\n\nnewlines\r\n", "digits 1234567890 and 3.14159", "café naïve Ünïcödé — “quotes” …", "中文字符",
+    "emoji 😀🐉 and 𝔘𝔫𝔦𝔠𝔬𝔡𝔢", "x▁y", "▁", "a ▁", " ▁ ", "<s> </s> <unk> <0x41>", "Ω≈ç√∫", "\u00a0nbsp\u3000space",
+    "Lily's mom said, \"Lily, let's go to the park.\"\nThe end.", "\n", " \n ", "ǅ\u0301\u200d\ufeff",
+]
+
+
+def random_texts(n: int, seed: int = 0) -> list[str]:
+    """Strings mixing letters, whitespace runs, digits and characters both in and out of the vocabularies."""
+    rng = random.Random(seed)
+    alphabet = list("abcdefghijklmnopqrstuvwxyz ABCXYZ .,!?'\"\n\t0123456789") + list("éüßæøåñ€£¥—“”…😀🐉中文▁")
+    alphabet += ["  ", "   ", "\u00a0"]
+    return ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 40))) for _ in range(n)]
+
+
+@pytest.mark.parametrize("which", ["ours", "tok512"])
+def test_c_encoding_matches_sentencepiece(binaries, trained, which):
+    if which == "ours":
+        model, tok_bin, tokenizer = trained / "model.bin", trained / "tokenizer.bin", Tokenizer(trained / "tokenizer.model")
+    else:  # llama2.c's: removes extra whitespace, and its file does not say so (run.c infers it)
+        model, tok_bin, tokenizer = fixture("stories260K.bin"), fixture("tok512.bin"), Tokenizer(fixture("tok512.model"))
+    mismatches = []
+    for text in FIXED_TEXTS + random_texts(60):
+        result = run_c(binaries["run"], model, "-z", tok_bin, "-m", "encode", "-i", "-", input=text.encode())
+        got = [int(i) for i in result.stdout.split()]
+        if got != tokenizer.encode(text):
+            mismatches.append((text, got, tokenizer.encode(text)))
+    assert not mismatches
+
+
+# ----------------------------------------------------------------------------------------------------------
+# bad input, under AddressSanitizer and UndefinedBehaviorSanitizer
+
+def assert_clean_failure(result: subprocess.CompletedProcess, message: str):
+    stderr = result.stderr.decode(errors="replace")
+    assert "Sanitizer" not in stderr and "runtime error" not in stderr, stderr
+    assert result.returncode == 1, stderr
+    assert stderr.startswith("error: ") and stderr.count("\n") == 1, stderr  # exactly one line
+    assert message in stderr, stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-q", "1"], "unknown option '-q'"),
+    (["-t"], "-t needs a value"),
+    (["-i", "hi", "-n"], "-n needs a value"),
+    (["-t", "warm"], "-t expects a number"),
+    (["-t", "-1"], "-t must not be negative"),
+    (["-p", "1.5"], "-p must be in [0, 1]"),
+    (["-n", "-5"], "-n expects a whole number"),
+    (["-k", "3x"], "-k expects a whole number"),
+    (["-s", "-3"], "-s expects a whole number"),
+    (["-m", "chat"], "-m expects instruct, generate or encode"),
+    (["-i", ""], "instruct mode needs an instruction"),
+    (["-i", " \n\t "], "instruct mode needs an instruction"),
+    (["-i", "word " * 300], "the prompt is"),  # over-long prompts are refused, not truncated
+    (["-m", "generate", "-i", "é" * 300], "the model's context is 256"),
+    ([b"-i", b"bad \xff\xfe utf-8"], "not valid UTF-8"),
+    ([b"-i", b"overlong \xc0\xaf"], "not valid UTF-8"),
+    ([b"-i", b"surrogate \xed\xa0\x80"], "not valid UTF-8"),
+    ([b"-i", b"cut \xe2\x82"], "not valid UTF-8"),
+    (["-z", "/no/such/tokenizer.bin"], "cannot open tokenizer /no/such/tokenizer.bin"),
+])
+def test_bad_flags_and_prompts(binaries, trained, args, message):
+    assert_clean_failure(run_c(binaries["asan"], trained / "model.bin", *args, check=False), message)
+
+
+def test_bad_input_on_stdin(binaries, trained):
+    result = run_c(binaries["asan"], trained / "model.bin", "-i", "-", input=b"\x80 not utf-8", check=False)
+    assert_clean_failure(result, "not valid UTF-8")
+
+
+def test_missing_or_odd_model_paths(binaries, tmp_path):
+    assert_clean_failure(run_c(binaries["asan"], tmp_path / "missing.bin", check=False), "missing.bin")
+    assert_clean_failure(run_c(binaries["asan"], tmp_path, check=False), "not a regular file")
+    (tmp_path / "empty.bin").write_bytes(b"")
+    assert_clean_failure(run_c(binaries["asan"], tmp_path / "empty.bin", check=False), "too short")
+    assert_clean_failure(run_c(binaries["asan"], "-i", check=False), "the first argument must be the model file")
+
+
+def test_truncated_files_at_many_cut_points(binaries, trained, tmp_path):
+    model, _ = read_model_bin(trained / "model.bin")
+    write_llama2c_v0(model, tmp_path / "v0.bin")
+    write_llama2c_v1(model, tmp_path / "v1.bin")
+    for source in (trained / "model.bin", tmp_path / "v0.bin", tmp_path / "v1.bin"):
+        data = source.read_bytes()
+        for cut in (1, 4, 7, 8, 27, 28, 36, 100, 255, 256, 257, len(data) // 2, len(data) - 4, len(data) - 1):
+            (tmp_path / "cut.bin").write_bytes(data[:cut])
+            result = run_c(binaries["asan"], tmp_path / "cut.bin", "-z", trained / "tokenizer.bin", "-i", "hi", check=False)
+            assert_clean_failure(result, "cut.bin")
+    tokenizer = (trained / "tokenizer.bin").read_bytes()
+    for cut in (0, 2, 4, 9, 11, len(tokenizer) // 2, len(tokenizer) - 1):
+        (tmp_path / "tok.bin").write_bytes(tokenizer[:cut])
+        result = run_c(binaries["asan"], trained / "model.bin", "-z", tmp_path / "tok.bin", "-i", "hi", check=False)
+        assert_clean_failure(result, "tok.bin")
+
+
+def patched(source: Path, target: Path, offset: int, fmt: str, *values) -> Path:
+    data = bytearray(source.read_bytes())
+    struct.pack_into(fmt, data, offset, *values)
+    target.write_bytes(bytes(data))
+    return target
+
+
+# (byte offset in our header, struct format, value, message); the 7 config ints start at byte 8
+OUR_HEADER_CASES = [
+    (0, "<4s", b"tslx", "outside"),  # wrong magic: read as a legacy header whose numbers make no sense
+    (4, "<i", 2, "model format version 2"),
+    (4, "<i", -1, "model format version -1"),
+    (8, "<i", 0, "dim=0"),
+    (8, "<i", -32, "dim=-32"),
+    (8, "<i", 1 << 30, "dim=1073741824"),
+    (8, "<i", 34, "n_heads=4, which does not divide dim=34"),
+    (8, "<i", 36, "head_dim=9 is odd"),
+    (12, "<i", 0, "hidden_dim=0"),
+    (16, "<i", 1 << 20, "n_layers=1048576"),
+    (20, "<i", 3, "does not divide"),
+    (24, "<i", 3, "n_kv_heads=3"),
+    (28, "<i", 1 << 30, "vocab_size=1073741824"),
+    (28, "<i", 321, "the header implies"),
+    (32, "<i", 0, "seq_len=0"),
+    (32, "<i", 2**31 - 1, "seq_len=2147483647"),
+    (36, "<B", 7, "flag bytes"),
+    (40, "<i", 320, "bos_id=320"),
+    (48, "<f", -1.0, "rope_theta"),
+    (52, "<f", float("nan"), "norm_eps"),
+]
+
+
+@pytest.mark.parametrize("offset, fmt, value, message", OUR_HEADER_CASES)
+def test_absurd_headers(binaries, trained, tmp_path, offset, fmt, value, message):
+    path = patched(trained / "model.bin", tmp_path / "bad.bin", offset, fmt, value)
+    assert_clean_failure(run_c(binaries["asan"], path, "-i", "hi", check=False), message)
+
+
+def test_absurd_llama2c_headers(binaries, trained, tmp_path):
+    model, _ = read_model_bin(trained / "model.bin")
+    write_llama2c_v0(model, tmp_path / "v0.bin")
+    write_llama2c_v1(model, tmp_path / "v1.bin")
+    tok = ["-z", trained / "tokenizer.bin", "-i", "hi"]
+    cases = [(tmp_path / "v1.bin", 4, "<i", 7, "llama2.c format version 7"),
+             (tmp_path / "v1.bin", 4, "<i", 2, "version 2 (int8)"),
+             (tmp_path / "v1.bin", 28, "<i", -320, "vocab_size=-320"),
+             (tmp_path / "v0.bin", 20, "<i", -(2**31), "vocab_size=-2147483648"),
+             (tmp_path / "v0.bin", 24, "<i", 1 << 24, "the header implies"),  # v0 stores RoPE tables of seq_len rows
+             (tmp_path / "v0.bin", 0, "<i", -288, "dim=-288")]
+    for source, offset, fmt, value, message in cases:
+        path = patched(source, tmp_path / "bad.bin", offset, fmt, value)
+        assert_clean_failure(run_c(binaries["asan"], path, *tok, check=False), message)
+
+
+def test_huge_context_allocates_only_the_positions_it_runs(binaries, trained, tmp_path):
+    # seq_len 2^24 is within limits and our format stores nothing per position, so this file is valid; the
+    # KV cache is sized by -n, not by the context (the whole of it would be 4 GiB here)
+    path = patched(trained / "model.bin", tmp_path / "long.bin", 32, "<i", 1 << 24)
+    shutil.copy(trained / "tokenizer.bin", tmp_path / "tokenizer.bin")
+    assert run_c(binaries["asan"], path, "-i", "hi", "-n", "40").stdout
+
+
+def test_tokenizer_that_does_not_match_the_model(binaries, trained):
+    result = run_c(binaries["asan"], fixture("stories260K.bin"), "-z", trained / "tokenizer.bin", check=False)
+    assert_clean_failure(result, "has 320 pieces but the model's vocabulary has 512")
+    result = run_c(binaries["asan"], trained / "model.bin", "-z", trained / "model.bin", "-i", "hi", check=False)
+    assert_clean_failure(result, "model.bin")  # not a tokenizer at all
+
+
+def test_asan_build_runs_a_whole_story_cleanly(binaries, trained):
+    result = run_c(binaries["asan"], trained / "model.bin", "-i", INSTRUCTION, "-t", "1.0", "-k", "30", "-s", "9", "-n", 0)
+    assert len(result.stdout) > 100 and b"Sanitizer" not in result.stderr
