@@ -159,13 +159,13 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, device_type: str) -
 
 
 @torch.no_grad()
-def estimate_val_loss(model, batches: Batches, cfg: TrainConfig, autocast) -> float:
+def estimate_val_loss(model, batches: Batches, cfg: TrainConfig, device: str, autocast) -> float:
     model.eval()
     losses = []
     for i in range(cfg.eval_iters):  # the same windows every time, so evaluations compare
         x, y = batches.get(i, 0)
         with autocast:
-            _, loss = model(x.to(DEVICE[0]), y.to(DEVICE[0]))
+            _, loss = model(x.to(device), y.to(device))
         losses.append(loss.item())
     model.train()
     return sum(losses) / len(losses)
@@ -173,9 +173,6 @@ def estimate_val_loss(model, batches: Batches, cfg: TrainConfig, autocast) -> fl
 
 # ----------------------------------------------------------------------------------------------
 # the run
-
-DEVICE = ["cpu"]  # set once in train(); a list so helpers above can read it
-
 
 def pick_device(name: str) -> str:
     if name != "auto":
@@ -200,7 +197,6 @@ def train(cfg: TrainConfig) -> dict:
             device = f"cuda:{local_rank}"
             torch.cuda.set_device(device)
         dist.init_process_group(backend="nccl" if device.startswith("cuda") else "gloo")
-    DEVICE[0] = device
     device_type = device.split(":")[0]
     master = rank == 0
     log = print if master else (lambda *a, **k: None)
@@ -269,12 +265,10 @@ def train(cfg: TrainConfig) -> dict:
 
     if master:
         out_dir.mkdir(parents=True, exist_ok=True)
-        for suffix in ("model", "bin"):  # the vocab travels with the checkpoint
-            dst = out_dir / f"tokenizer.{suffix}"
-            if suffix == "model" and tokenizer.model_path.resolve() != dst.resolve():
-                shutil.copyfile(tokenizer.model_path, dst)
-            elif suffix == "bin":
-                tokenizer.export(dst)
+        # the vocab travels with the checkpoint: .model for Python, .bin for C
+        if tokenizer.model_path.resolve() != (out_dir / "tokenizer.model").resolve():
+            shutil.copyfile(tokenizer.model_path, out_dir / "tokenizer.model")
+        tokenizer.export(out_dir / "tokenizer.bin")
     n_params = sum(p.numel() for p in model.parameters())
     tokens_per_step = cfg.batch_size * cfg.grad_accum * world * cfg.max_seq_len
     log(f"model: {n_params / 1e6:.2f}M parameters, {args.n_layers} layers, dim {args.dim}; "
@@ -338,7 +332,7 @@ def train(cfg: TrainConfig) -> dict:
         bar.update(1)
 
         if step % cfg.eval_interval == 0 or step == cfg.max_iters:
-            val_loss = estimate_val_loss(model, val_batches, cfg, autocast)
+            val_loss = estimate_val_loss(model, val_batches, cfg, device, autocast)
             best_val = min(best_val, val_loss)
             write_log({"step": step, "val_loss": val_loss})
             bar.write(f"step {step}: train loss {last_loss:.4f}, val loss {val_loss:.4f}")

@@ -331,3 +331,34 @@ class Batches:
                 return bool(seg[hits[-1]] == self.eos_id)
             hi = lo
         return True
+
+
+def main(argv=None):
+    """python -m data.shards RECORDS --tokenizer T.model --out DIR [--instruct]: encode a data file."""
+    import argparse
+
+    from data.records import read_records
+    from tokenizer import Tokenizer, TokenizerError
+
+    parser = argparse.ArgumentParser(description="Encode a .jsonl/.csv/.txt file of stories into token shards "
+                                                 "(train.py does this by itself; this is for doing it ahead of time).")
+    parser.add_argument("records", help="a .jsonl, .csv or .txt file of stories")
+    parser.add_argument("--tokenizer", required=True, help="SentencePiece .model to encode with")
+    parser.add_argument("--out", required=True, help="output directory for train_*.bin, val_*.bin, meta.json")
+    parser.add_argument("--instruct", action="store_true", help="instruction layout: prompt BOS story EOS")
+    parser.add_argument("--val-fraction", type=float, default=0.05, help="share of records for validation (default 0.05)")
+    parser.add_argument("--seed", type=int, default=0, help="shuffle seed for the split (default 0)")
+    args = parser.parse_args(argv)
+    if not 0.0 <= args.val_fraction < 1.0:
+        parser.error("--val-fraction must be in [0, 1)")
+    try:
+        tokenizer = Tokenizer(args.tokenizer)
+        meta = encode_dataset(read_records(args.records), tokenizer, args.out, instruct=args.instruct,
+                              val_fraction=args.val_fraction, seed=args.seed)
+    except (DataError, TokenizerError) as e:
+        sys.exit(f"error: {e}")
+    print(f"wrote {meta['n_train_tokens']:,} train and {meta['n_val_tokens']:,} val tokens to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

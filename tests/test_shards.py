@@ -329,3 +329,20 @@ def test_masking_on_encoded_instruction_data(tmp_path, tok512):
     assert meta["n_train_tokens"] + meta["n_val_tokens"] == \
         20 * (len(WRITE_ABOUT_A_DOG) + len(THE_DOG_RAN) + len(HI) + len(A_CAT_SAT) + 4)
     assert len(tokens) == meta["n_train_tokens"]
+
+
+def test_command_line_encodes_a_file_and_reports_errors(tmp_path):
+    import subprocess
+    import sys
+    valid100, tok512 = FIXTURES / "tinystories" / "valid100.txt", FIXTURES / "llama2c-260K" / "tok512.model"
+    if not (valid100.exists() and tok512.exists()):
+        pytest.skip("fixtures valid100.txt / tok512.model not found (set STORIES_FIXTURES)")
+    root = Path(__file__).resolve().parents[1]
+    ok = subprocess.run([sys.executable, "-m", "data.shards", str(valid100), "--tokenizer", str(tok512),
+                         "--out", str(tmp_path / "shards")], cwd=root, capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    meta = read_meta(tmp_path / "shards")
+    assert meta["n_train_examples"] + meta["n_val_examples"] == 100 and not meta["instruct"]
+    bad = subprocess.run([sys.executable, "-m", "data.shards", str(tmp_path / "none.jsonl"), "--tokenizer",
+                          str(tok512), "--out", str(tmp_path / "x")], cwd=root, capture_output=True, text=True)
+    assert bad.returncode == 1 and "no such file" in bad.stderr and "Traceback" not in bad.stderr
