@@ -9,6 +9,14 @@ With no data prepared yet, the run builds it first: records -> SentencePiece voc
 all cached under --data-dir so the next run starts training at once. Everything it writes goes to
 --out-dir: ckpt.pt (resume with --init-from resume), model.bin (for run.c), tokenizer.model,
 tokenizer.bin and log.jsonl (one JSON line per logged step).
+
+LoRA / QLoRA fine-tuning of a pretrained base (lora.py): the base stays frozen, only adapters train.
+
+    python train.py --instruct --init-from out/ckpt.pt --lora-rank 8 --out-dir out-lora
+    python train.py --instruct --init-from out/ckpt.pt --lora-rank 8 --quantize nf4 --double-quant --out-dir out-qlora
+
+An adapter run also writes adapter.pt (the adapter tensors only; `sample.py BASE --adapter adapter.pt`);
+its ckpt.pt and model.bin hold the adapter merged into the (dequantized) base.
 """
 
 import argparse
@@ -29,6 +37,8 @@ from data import storyteller
 from data.records import DataError, read_records
 from data.shards import Batches, encode_dataset
 from export import write_model_bin
+from lora import (apply_lora, base_identity, enable_grad_checkpointing, lora_parameters, merged_model, parse_targets,
+                  save_adapter)
 from model import CheckpointError, ModelArgs, Transformer, load_model, read_checkpoint, save_checkpoint
 from tokenizer import Tokenizer, TokenizerError, train_tokenizer
 
@@ -73,6 +83,14 @@ class TrainConfig:
     seed: int = 1337
     device: str = "auto"  # auto | cpu | cuda | mps
     compile: bool = False
+    # LoRA / QLoRA fine-tuning (with --init-from PATH)
+    lora_rank: int = 0  # 0 = off: fine-tune every weight
+    lora_alpha: float = 16.0
+    lora_dropout: float = 0.0
+    lora_targets: str = "wq,wk,wv,wo,w1,w2,w3"
+    quantize: str = "none"  # none | nf4 (QLoRA)
+    double_quant: bool = False
+    grad_checkpointing: bool = False
 
 
 # ----------------------------------------------------------------------------------------------
@@ -129,9 +147,9 @@ def load_records(cfg: TrainConfig, root: Path, log) -> list[dict]:
             log(f"writing {cfg.builtin_stories:,} built-in stories to {path}")
             storyteller.write_jsonl(storyteller.make_records(cfg.builtin_stories, seed=0, split="train"), path)
         return read_records(path)
-    if cfg.dataset == "tinystories":
-        raise DataError("--dataset tinystories: the downloader is not written yet (see issue 5); "
-                        "download TinyStoriesV2-GPT4-valid.txt yourself and pass its path")
+    if cfg.dataset == "tinystories":  # downloaded and converted once into root; TINYSTORIES_URL picks a mirror
+        from data import tinystories
+        return read_records(tinystories.prepare(root, instruct=cfg.instruct, log=log))
     return read_records(cfg.dataset)
 
 
@@ -248,8 +266,28 @@ def train(cfg: TrainConfig) -> dict:
                          vocab_size=tokenizer.vocab_size, multiple_of=cfg.multiple_of,
                          max_seq_len=cfg.max_seq_len, dropout=cfg.dropout)
     model = Transformer(args)
-    if checkpoint is not None:
+    lora_run = None  # for an adapter run: base checkpoint path, its identity, the adapter config
+    if resume and checkpoint.get("lora"):
+        # an adapter run saves the merged model; resuming rebuilds the frozen base and puts the adapter back
+        lora_run = {k: v for k, v in checkpoint["lora"].items() if k != "adapter"}
+        base = read_checkpoint(lora_run["base"])
+        if base_identity(base["model"]) != lora_run["base_identity"]:
+            raise CheckpointError(f"{lora_run['base']} has changed since this adapter run started; cannot resume")
+        model.load_state_dict(base["model"])
+        apply_lora(model, **lora_run["config"])
+        with torch.no_grad():
+            for name, p in lora_parameters(model).items():
+                p.copy_(checkpoint["lora"]["adapter"][name])
+        base = None
+    elif checkpoint is not None:
         model.load_state_dict(checkpoint["model"])
+        if cfg.lora_rank > 0 and not resume:
+            identity = base_identity(checkpoint["model"])
+            apply_lora(model, cfg.lora_targets, cfg.lora_rank, cfg.lora_alpha, cfg.lora_dropout,
+                       quantize=cfg.quantize, double_quant=cfg.double_quant)
+            lora_run = {"base": str(Path(cfg.init_from).resolve()), "base_identity": identity, "config": model.lora_config}
+    if cfg.grad_checkpointing:
+        enable_grad_checkpointing(model)
     model.to(device)
     optimizer = make_optimizer(model, cfg, device_type)
     step, best_val = 0, float("inf")
@@ -270,6 +308,11 @@ def train(cfg: TrainConfig) -> dict:
             shutil.copyfile(tokenizer.model_path, out_dir / "tokenizer.model")
         tokenizer.export(out_dir / "tokenizer.bin")
     n_params = sum(p.numel() for p in model.parameters())
+    if lora_run:
+        c = lora_run["config"]
+        log(f"LoRA r={c['r']} alpha={c['alpha']} on {','.join(c['targets'])}"
+            f"{' over an NF4 base' if c['quantize'] == 'nf4' else ''}: "
+            f"{sum(p.numel() for p in lora_parameters(model).values()):,} trainable parameters")
     tokens_per_step = cfg.batch_size * cfg.grad_accum * world * cfg.max_seq_len
     log(f"model: {n_params / 1e6:.2f}M parameters, {args.n_layers} layers, dim {args.dim}; "
         f"{tokens_per_step:,} tokens per step on {world} x {device}")
@@ -281,9 +324,16 @@ def train(cfg: TrainConfig) -> dict:
             rng = [None] * world
             dist.all_gather_object(rng, torch.get_rng_state())
         if master:
-            save_checkpoint(out_dir / "ckpt.pt", model, optimizer=optimizer.state_dict(), step=step, best_val_loss=best_val,
-                            rng=rng, config=dataclasses.asdict(cfg), instruct=cfg.instruct, tokenizer=tokenizer.identity)
-            write_model_bin(model, out_dir / "model.bin", mode="instruct" if cfg.instruct else "generate", tokenizer=tokenizer)
+            plain, extra = model, {}
+            if lora_run:  # ckpt.pt and model.bin get the merged model, so sample/eval/run need no adapter code
+                plain = merged_model(model)
+                extra["lora"] = {**lora_run, "adapter": {k: v.detach().cpu() for k, v in lora_parameters(model).items()}}
+                save_adapter(out_dir / "adapter.pt", model, lora_run["base_identity"], base=lora_run["base"],
+                             instruct=cfg.instruct, tokenizer=tokenizer.identity)
+            save_checkpoint(out_dir / "ckpt.pt", plain, optimizer=optimizer.state_dict(), step=step, best_val_loss=best_val,
+                            rng=rng, config=dataclasses.asdict(cfg), instruct=cfg.instruct, tokenizer=tokenizer.identity,
+                            **extra)
+            write_model_bin(plain, out_dir / "model.bin", mode="instruct" if cfg.instruct else "generate", tokenizer=tokenizer)
 
     def write_log(record: dict):
         if master:
@@ -392,6 +442,13 @@ HELP = {
     "seed": "random seed (data windows, init)",
     "device": "auto, cpu, cuda or mps",
     "compile": "torch.compile the model",
+    "lora_rank": "LoRA rank r: train adapters on a frozen --init-from base (0: fine-tune every weight)",
+    "lora_alpha": "LoRA alpha: the update is scaled by alpha/r",
+    "lora_dropout": "dropout on the LoRA adapters' input",
+    "lora_targets": "comma list of the linear layers that get adapters (wq,wk,wv,wo,w1,w2,w3)",
+    "quantize": "none, or nf4: store the frozen base in 4-bit NormalFloat (QLoRA; needs --lora-rank)",
+    "double_quant": "with --quantize nf4: quantize the block scales to 8 bits too (about 4.13 bits per weight)",
+    "grad_checkpointing": "recompute each block's activations in the backward pass to save memory",
 }
 
 
@@ -440,6 +497,20 @@ def validate(cfg: TrainConfig) -> str | None:
         return f"--vocab-size {cfg.vocab_size} does not fit uint16 shards (max 65536)"
     if cfg.device not in ("auto", "cpu", "cuda", "mps") and not cfg.device.startswith("cuda:"):
         return f"--device must be auto, cpu, cuda or mps, got {cfg.device}"
+    if cfg.lora_rank < 0 or cfg.lora_alpha <= 0 or not 0.0 <= cfg.lora_dropout < 1.0:
+        return "--lora-rank must not be negative, --lora-alpha must be positive and --lora-dropout in [0, 1)"
+    if cfg.lora_rank > 0 and cfg.init_from == "scratch":
+        return "--lora-rank trains adapters on a pretrained base: pass it with --init-from PATH"
+    try:
+        parse_targets(cfg.lora_targets)
+    except ValueError as e:
+        return f"--lora-targets: {e}"
+    if cfg.quantize not in ("none", "nf4"):
+        return f"--quantize must be none or nf4, got {cfg.quantize}"
+    if cfg.quantize == "nf4" and cfg.lora_rank == 0 and cfg.init_from != "resume":
+        return "--quantize nf4 freezes the base in 4 bits, so only LoRA adapters can train: set --lora-rank"
+    if cfg.double_quant and cfg.quantize != "nf4":
+        return "--double-quant applies to --quantize nf4"
     return None
 
 

@@ -1,0 +1,521 @@
+"""Distil stories from a teacher LLM behind any OpenAI-compatible server (Ollama, vLLM, llama.cpp, hosted APIs).
+
+Two stages, each resumable on its own, each an append-only JSONL file in --out-dir:
+
+    themes.txt  --(one request per theme)-->   topics.jsonl   {"key", "theme", "topics": [...], "teacher", "finish_reason"}
+    topics      --(one request per topic)-->   stories.jsonl  {"key", "prompt", "story", "theme", "topic", "teacher", "finish_reason"}
+    anything we will not keep (cut off, empty, refusal, duplicate, unparseable) --> rejects.jsonl {"key", "stage", "reason", ...}
+
+stories.jsonl is in the layout the shard encoder reads (`prompt`, `story`, extra keys kept), so it trains as is:
+    python train.py --instruct --dataset out/teacher/stories.jsonl
+
+Every unit of work has a stable key (a hash of the theme, or of theme and topic). A rerun reads the three
+files, skips every key already in one of them and does the rest, so a run can be stopped at any moment
+(Ctrl-C, kill -9, a reboot) and restarted with the same command. Records are written one line per write
+and flushed, so a killed run leaves at most one partial last line; the next run cuts it off and redoes it.
+
+The server may misbehave for hours: 429 (rate limited), 5xx, timeouts, dropped connections, garbled JSON
+and answers without choices are retried with exponential backoff and jitter (or exactly as long as a
+Retry-After header asks). Answers that retrying cannot fix (401/403 bad key, 404 unknown model, 400 bad
+request, 429 insufficient_quota) stop the run at once with one line; everything written so far is kept.
+
+    python -m data.teacher --base-url http://localhost:11434/v1 --model llama3.1:8b --out-dir out/teacher
+    python -m data.teacher ... --dry-run        # print the first prompts, call nothing
+"""
+
+from __future__ import annotations
+
+import argparse
+import email.utils
+import hashlib
+import json
+import os
+import random
+import re
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+import requests
+from tqdm import tqdm
+
+from data.records import prompt_from_topic, strip_teacher_chatter
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_THEMES = HERE / "themes.txt"
+DEFAULT_TOPIC_PROMPT = HERE / "prompts" / "topics.txt"  # placeholders: {theme} {n}
+DEFAULT_STORY_PROMPT = HERE / "prompts" / "story.txt"  # placeholders: {theme} {topic}
+
+RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+# A refusal is recognised by how the answer opens; a story that has a character say "I can't" later is fine.
+_REFUSAL = re.compile(r"\s*(?:i'?m sorry|i am sorry|sorry, |i apologi[sz]e|i can(?:'|no)t|i cannot|i am unable|"
+                      r"i'm unable|i won't|as an ai|i'm not able|i am not able)", re.I)
+# One item of a numbered or bulleted list: "1. A fox who ...", "2) ...", "- ...", "* ..."
+_LIST_ITEM = re.compile(r"^\s*(?:\d+\s*[.):]|[-*•])\s+(.+?)\s*$")
+
+
+class TeacherError(Exception):
+    """The run cannot go on (bad key, unknown model, server gone for good): one line for the user."""
+
+
+class _Retry(Exception):
+    """A failed request that is worth trying again; retry_after is the server's wish in seconds, if any."""
+
+    def __init__(self, why: str, retry_after: float | None = None):
+        super().__init__(why)
+        self.retry_after = retry_after
+
+
+# ----------------------------------------------------------------------------------------------
+# small helpers
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Retry-After is either delay-seconds ("120") or an HTTP date ("Wed, 21 Oct 2015 07:28:00 GMT")."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def stable_key(*parts: str) -> str:
+    """16 hex digits that name one unit of work across runs and machines."""
+    return hashlib.sha1("\0".join(parts).encode()).hexdigest()[:16]
+
+
+def _normalise(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def fill(template: str, **values) -> str:
+    """Put values into a template's {name} placeholders; any other braces in the template are left alone."""
+    for name, value in values.items():
+        template = template.replace("{" + name + "}", str(value))
+    return template
+
+
+def parse_topics(answer: str, n: int, cut_off: bool = False) -> list[str]:
+    """The items of the teacher's numbered list, at most n, without duplicates; [] when there is no list.
+    cut_off: the answer hit the token limit, so its last item may be half a sentence and is dropped."""
+    items = [m.group(1) for m in map(_LIST_ITEM.match, answer.splitlines()) if m]
+    if cut_off and items:
+        items = items[:-1]
+    topics, seen = [], set()
+    for item in items:
+        item = item.strip().strip("*_").strip()  # markdown **bold**
+        item = item.strip('"“”').strip()
+        if item and _normalise(item) not in seen:
+            seen.add(_normalise(item))
+            topics.append(item)
+    return topics[:n]
+
+
+def is_refusal(text: str) -> bool:
+    return bool(_REFUSAL.match(text))
+
+
+def topic_phrase(topic: str) -> str:
+    """'A shy turtle who sings' -> 'a shy turtle who sings', so it reads inside a sentence."""
+    return prompt_from_topic(topic).removeprefix("Write a story about ")
+
+
+def read_lines(path) -> list[str]:
+    """Non-empty lines of a text file, stripped; lines starting with # are comments."""
+    lines = [line.strip() for line in Path(path).read_text(encoding="utf-8-sig").splitlines()]
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+# ----------------------------------------------------------------------------------------------
+# append-only JSONL, safe to kill
+
+
+class AppendLog:
+    """An append-only JSONL file shared by the worker threads.
+
+    Opening it repairs what a killed run can leave behind, at most one partial last line (everything
+    after the last newline is cut off), and reads the records already there.
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.repaired = self._repair()
+        self.records = []
+        if self.path.exists():
+            with open(self.path, encoding="utf-8") as f:
+                for lineno, line in enumerate(f, 1):
+                    if line.strip():
+                        try:
+                            self.records.append(json.loads(line))
+                        except json.JSONDecodeError:
+                            raise TeacherError(f"{self.path}:{lineno}: not JSON; fix or delete that line and rerun") from None
+        self._file = open(self.path, "a", encoding="utf-8")
+        self._lock = threading.Lock()
+
+    def _repair(self) -> int:
+        """Cut off a partial last line; return how many bytes were dropped."""
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            return 0
+        with open(self.path, "rb+") as f:
+            data = f.read()
+            if data.endswith(b"\n"):
+                return 0
+            keep = data.rfind(b"\n") + 1
+            f.truncate(keep)
+            return len(data) - keep
+
+    def keys(self) -> set[str]:
+        return {r["key"] for r in self.records if "key" in r}
+
+    def append(self, record: dict):
+        # one write per record, flushed at once: the OS keeps it even if this process is killed next
+        line = json.dumps(record, ensure_ascii=False) + "\n"
+        with self._lock:
+            self._file.write(line)
+            self._file.flush()
+            self.records.append(record)
+
+    def close(self):
+        self._file.close()
+
+
+# ----------------------------------------------------------------------------------------------
+# the client
+
+
+class RateLimiter:
+    """At most `per_second` request starts per second across all threads (None or 0: no limit)."""
+
+    def __init__(self, per_second: float | None):
+        self.interval = 1.0 / per_second if per_second else 0.0
+        self.next_start = 0.0
+        self.lock = threading.Lock()
+
+    def wait(self):
+        if not self.interval:
+            return
+        with self.lock:
+            now = time.monotonic()
+            start = max(now, self.next_start)
+            self.next_start = start + self.interval
+        time.sleep(start - now)
+
+
+class Stats:
+    """Counters shown on the progress bar and in the summary; updated from worker threads."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.done = self.rejected = self.retried = self.requests = self.tokens = 0
+
+    def add(self, **counts):
+        with self.lock:
+            for name, n in counts.items():
+                setattr(self, name, getattr(self, name) + n)
+
+    def postfix(self) -> dict:
+        return {"done": self.done, "rejected": self.rejected, "retried": self.retried, "tokens": self.tokens}
+
+
+class TeacherClient:
+    """One OpenAI-compatible endpoint: complete(prompt) -> (text, finish_reason), retrying what can be retried."""
+
+    def __init__(self, base_url: str, model: str, api_key: str | None = None, *, endpoint: str = "chat",
+                 temperature: float = 1.0, max_tokens: int = 600, seed: int | None = None, timeout: float = 120.0,
+                 max_retries: int = 8, max_backoff: float = 60.0, rate: float | None = None, stats: Stats | None = None):
+        self.url = base_url.rstrip("/") + ("/chat/completions" if endpoint == "chat" else "/completions")
+        self.model, self.endpoint = model, endpoint
+        self._api_key = api_key  # sent as a header, never printed
+        self.temperature, self.max_tokens, self.seed, self.timeout = temperature, max_tokens, seed, timeout
+        self.max_retries, self.max_backoff = max_retries, max_backoff
+        self.limiter = RateLimiter(rate)
+        self.stats = stats or Stats()
+        self._local = threading.local()  # a requests.Session per thread: sessions are not thread-safe
+
+    def payload(self, prompt: str) -> dict:
+        body = {"model": self.model, "temperature": self.temperature, "max_tokens": self.max_tokens}
+        if self.seed is not None:
+            body["seed"] = self.seed
+        if self.endpoint == "chat":
+            body["messages"] = [{"role": "user", "content": prompt}]
+        else:
+            body["prompt"] = prompt
+        return body
+
+    def complete(self, prompt: str) -> tuple[str, str | None]:
+        for attempt in range(self.max_retries + 1):
+            try:
+                return self._request(prompt)
+            except _Retry as e:
+                if attempt == self.max_retries:
+                    raise TeacherError(f"{self.url}: gave up after {self.max_retries} retries ({e}); "
+                                       f"is the server up? rerun the same command to resume") from None
+                self.stats.add(retried=1)
+                if e.retry_after is not None:
+                    delay = e.retry_after  # the server said how long; honour it exactly
+                else:  # exponential backoff with jitter, so many workers do not retry in lockstep
+                    delay = min(self.max_backoff, 2.0**attempt) * random.uniform(0.5, 1.0)
+                time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _request(self, prompt: str) -> tuple[str, str | None]:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+        headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
+        self.limiter.wait()
+        self.stats.add(requests=1)
+        try:
+            r = session.post(self.url, json=self.payload(prompt), headers=headers, timeout=self.timeout)
+        except requests.Timeout:
+            raise _Retry(f"no answer within {self.timeout:g} s") from None
+        except requests.ConnectionError as e:
+            raise _Retry(f"connection failed ({type(e).__name__})") from None
+        if r.status_code != 200:
+            self._raise_for_status(r)
+        try:
+            body = r.json()
+            choice = body["choices"][0]
+            text = choice["message"]["content"] if self.endpoint == "chat" else choice["text"]
+        except ValueError:
+            raise _Retry("malformed JSON in the answer") from None
+        except (KeyError, IndexError, TypeError):
+            raise _Retry("answer without choices") from None
+        usage = body.get("usage") or {}
+        self.stats.add(tokens=int(usage.get("total_tokens") or 0))
+        return (text or ""), choice.get("finish_reason")
+
+    def _raise_for_status(self, r: requests.Response):
+        try:
+            error = r.json().get("error")
+            message = error.get("message", "") if isinstance(error, dict) else str(error or "")
+            code = (error.get("code") or error.get("type") or "") if isinstance(error, dict) else ""
+        except (ValueError, AttributeError):
+            message, code = r.text[:200], ""
+        message = " ".join(str(message).split())[:200]
+        if r.status_code == 429 and ("insufficient_quota" in str(code) or "insufficient_quota" in r.text[:2000]):
+            raise TeacherError(f"{self.url}: 429 insufficient_quota: the account has no credit left ({message})")
+        if r.status_code in RETRYABLE_STATUS or r.status_code >= 500:
+            raise _Retry(f"HTTP {r.status_code}", parse_retry_after(r.headers.get("Retry-After")))
+        hint = {401: "check the API key (--api-key-env)", 403: "the key may not use this model",
+                404: "check --base-url and --model", 400: "the server rejected the request"}.get(r.status_code, "")
+        raise TeacherError(f"{self.url}: HTTP {r.status_code} {message or r.reason}" + (f"; {hint}" if hint else ""))
+
+
+# ----------------------------------------------------------------------------------------------
+# the two stages
+
+
+def run_pool(jobs: list, do_job, workers: int, desc: str, stats: Stats):
+    """Run do_job over jobs on a thread pool with a progress bar; stop at the first TeacherError or Ctrl-C
+    (jobs already running finish and are written; the rest are left for the next run)."""
+    stop = threading.Event()
+    bar = tqdm(total=len(jobs), desc=desc, unit="req", dynamic_ncols=True, file=sys.stderr)
+
+    def guarded(job):
+        if stop.is_set():
+            return
+        do_job(job)
+        bar.update(1)
+        bar.set_postfix(stats.postfix(), refresh=False)
+
+    error = None
+    pool = ThreadPoolExecutor(max_workers=workers)
+    futures = [pool.submit(guarded, job) for job in jobs]
+    try:
+        for future in as_completed(futures):
+            if future.cancelled():
+                continue
+            if future.exception() is not None and error is None:
+                error = future.exception()
+                stop.set()
+                for f in futures:
+                    f.cancel()
+    except KeyboardInterrupt:
+        stop.set()
+        for f in futures:
+            f.cancel()
+        error = KeyboardInterrupt()
+    finally:
+        pool.shutdown(wait=True)
+        bar.close()
+    if error is not None:
+        raise error
+
+
+def topic_stage(client: TeacherClient, themes: list[str], n: int, template: str, topics: AppendLog,
+                rejects: AppendLog, workers: int, parse_retries: int = 2):
+    """themes -> topics.jsonl: one request per theme not done yet; an answer without a list is asked again."""
+    finished = topics.keys() | rejects.keys()
+    jobs = [t for t in dict.fromkeys(themes) if stable_key("topics", t) not in finished]
+
+    def do(theme):
+        key, prompt = stable_key("topics", theme), fill(template, theme=theme, n=n)
+        for attempt in range(parse_retries + 1):
+            text, finish = client.complete(prompt)
+            found = parse_topics(text, n, cut_off=finish == "length")
+            if found:
+                topics.append({"key": key, "theme": theme, "topics": found, "teacher": client.model, "finish_reason": finish})
+                client.stats.add(done=1)
+                return
+            if attempt < parse_retries:
+                client.stats.add(retried=1)
+        rejects.append({"key": key, "stage": "topics", "theme": theme, "teacher": client.model,
+                        "reason": f"no numbered list in {parse_retries + 1} answers", "answer": text[:1000]})
+        client.stats.add(rejected=1)
+
+    run_pool(jobs, do, workers, "topics", client.stats)
+
+
+def story_jobs(topics: AppendLog) -> list[tuple[str, str, str]]:
+    """(key, theme, topic) for every topic in topics.jsonl, in file order; a topic that a different theme
+    also produced (same words, any case) is kept once, under the first theme."""
+    jobs, seen = [], set()
+    for record in topics.records:
+        for topic in record.get("topics", []):
+            if _normalise(topic) not in seen:
+                seen.add(_normalise(topic))
+                jobs.append((stable_key("story", record["theme"], topic), record["theme"], topic))
+    return jobs
+
+
+def story_stage(client: TeacherClient, jobs: list, template: str, stories: AppendLog, rejects: AppendLog, workers: int):
+    """topics -> stories.jsonl: one request per topic not done yet; unusable stories go to rejects.jsonl."""
+    finished = stories.keys() | rejects.keys()
+    seen = {_normalise(r["story"]): r["key"] for r in stories.records}  # duplicate detection across runs
+    seen_lock = threading.Lock()
+    todo = [job for job in jobs if job[0] not in finished]
+
+    def do(job):
+        key, theme, topic = job
+        text, finish = client.complete(fill(template, theme=theme, topic=topic_phrase(topic)))
+        story = strip_teacher_chatter(text)
+        record = {"key": key, "prompt": prompt_from_topic(topic), "story": story, "theme": theme, "topic": topic,
+                  "teacher": client.model, "finish_reason": finish}
+        reason = None
+        if finish == "length":
+            reason = "cut off by the token limit (finish_reason: length)"
+        elif not story:
+            reason = "empty answer"
+        elif is_refusal(story):
+            reason = "refusal"
+        else:
+            with seen_lock:
+                first = seen.setdefault(_normalise(story), key)
+            if first != key:
+                reason = f"duplicate of story {first}"
+        if reason:
+            rejects.append({"key": key, "stage": "stories", "reason": reason, "theme": theme, "topic": topic,
+                            "teacher": client.model, "answer": text[:1000]})
+            client.stats.add(rejected=1)
+        else:
+            stories.append(record)
+            client.stats.add(done=1)
+
+    run_pool(todo, do, workers, "stories", client.stats)
+
+
+# ----------------------------------------------------------------------------------------------
+# CLI
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m data.teacher", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--base-url", default="http://localhost:11434/v1", help="OpenAI-compatible API root (Ollama's here)")
+    p.add_argument("--model", default="llama3.1:8b", help="teacher model name as the server knows it")
+    p.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key (unset: none sent)")
+    p.add_argument("--endpoint", choices=["chat", "completions"], default="chat", help="/chat/completions or /completions")
+    p.add_argument("--out-dir", default="out/teacher", help="topics.jsonl, stories.jsonl and rejects.jsonl go here")
+    p.add_argument("--stage", choices=["topics", "stories", "all"], default="all")
+    p.add_argument("--themes", default=str(DEFAULT_THEMES), help="one theme per line")
+    p.add_argument("--max-themes", type=int, default=None, help="use only the first N themes")
+    p.add_argument("--topics-per-theme", type=int, default=10)
+    p.add_argument("--topic-prompt", default=str(DEFAULT_TOPIC_PROMPT), help="template file with {theme} and {n}")
+    p.add_argument("--story-prompt", default=str(DEFAULT_STORY_PROMPT), help="template file with {topic} and {theme}")
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--max-tokens", type=int, default=600)
+    p.add_argument("--seed", type=int, default=None, help="sent to the server when given")
+    p.add_argument("--workers", type=int, default=4, help="requests in flight at once")
+    p.add_argument("--rate", type=float, default=None, help="at most this many requests per second")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for one answer")
+    p.add_argument("--max-retries", type=int, default=8, help="retries of one request before the run stops")
+    p.add_argument("--max-backoff", type=float, default=60.0, help="longest wait between retries, seconds")
+    p.add_argument("--parse-retries", type=int, default=2, help="extra asks when a topic answer has no list")
+    p.add_argument("--dry-run", action="store_true", help="print the first prompts and exit")
+    return p.parse_args(argv)
+
+
+def summary(stats: Stats, out_dir: Path, elapsed: float) -> str:
+    return (f"{stats.done} written, {stats.rejected} rejected, {stats.retried} retried, {stats.requests} requests, "
+            f"{stats.tokens:,} tokens in {elapsed:.0f} s -> {out_dir}/{{topics,stories,rejects}}.jsonl")
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        themes = read_lines(args.themes)[: args.max_themes]
+        topic_template = Path(args.topic_prompt).read_text(encoding="utf-8").strip()
+        story_template = Path(args.story_prompt).read_text(encoding="utf-8").strip()
+    except OSError as e:
+        print(f"error: {e.filename}: {e.strerror}", file=sys.stderr)
+        return 2
+    if not themes:
+        print(f"error: {args.themes}: no themes in it", file=sys.stderr)
+        return 2
+    out = Path(args.out_dir)
+    if args.dry_run:
+        print(f"# {args.endpoint} endpoint {args.base_url}, model {args.model}, {len(themes)} themes")
+        for theme in themes[:2]:
+            print(f"--- topics prompt ({theme})\n{fill(topic_template, theme=theme, n=args.topics_per_theme)}")
+        example = [(theme, "a little fox who is afraid of the dark") for theme in themes[:1]]
+        if (out / "topics.jsonl").exists():
+            example = [(t, topic) for _, t, topic in story_jobs(AppendLog(out / "topics.jsonl"))[:2]] or example
+        for theme, topic in example:
+            print(f"--- story prompt ({topic})\n{fill(story_template, theme=theme, topic=topic_phrase(topic))}")
+        return 0
+
+    stats, start = Stats(), time.time()
+    client = TeacherClient(args.base_url, args.model, os.environ.get(args.api_key_env) or None, endpoint=args.endpoint,
+                           temperature=args.temperature, max_tokens=args.max_tokens, seed=args.seed,
+                           timeout=args.timeout, max_retries=args.max_retries, max_backoff=args.max_backoff,
+                           rate=args.rate, stats=stats)
+    logs = {}
+    try:
+        logs = {name: AppendLog(out / f"{name}.jsonl") for name in ("topics", "stories", "rejects")}
+        for log in logs.values():
+            if log.repaired:
+                print(f"repaired {log.path}: dropped a partial last line ({log.repaired} bytes) left by a killed run",
+                      file=sys.stderr)
+        if args.stage in ("topics", "all"):
+            topic_stage(client, themes, args.topics_per_theme, topic_template, logs["topics"], logs["rejects"],
+                        args.workers, args.parse_retries)
+        if args.stage in ("stories", "all"):
+            story_stage(client, story_jobs(logs["topics"]), story_template, logs["stories"], logs["rejects"], args.workers)
+    except TeacherError as e:
+        print(summary(stats, out, time.time() - start), file=sys.stderr)
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(summary(stats, out, time.time() - start), file=sys.stderr)
+        print("interrupted; everything finished is saved, rerun the same command to resume", file=sys.stderr)
+        return 130
+    finally:
+        for log in logs.values():
+            log.close()
+    print(summary(stats, out, time.time() - start))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

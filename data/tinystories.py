@@ -1,0 +1,219 @@
+"""TinyStories (Eldan & Li, 2023, https://arxiv.org/abs/2305.07759): download from Hugging Face and convert to records.
+
+Files of the dataset `roneneldan/TinyStories` that we use:
+    TinyStoriesV2-GPT4-train.txt / -valid.txt   plain stories separated by <|endoftext|> (GPT-4 written, ~2.1 GB / 22 MB)
+    TinyStories_all_data.tar.gz                  data00.json ... data49.json, each a JSON list of
+        {"story": ..., "summary": ..., "instruction": {"prompt:": ..., "words": [...], "features": [...]}, "source": ...}
+        (note the key "prompt:" with its colon: that is how the dataset spells it)
+
+Conversion:
+    plain stories -> completion-only records {"story"}                        (read straight from the .txt)
+    all_data      -> instruction records {"prompt", "story", "source"} in all_data-instruct.jsonl, the prompt built
+                     from the summary ("Write a story about a girl who ...") or from the required words and
+                     features ("Write a story that uses the words "ball", "jump" and "happy" and contains dialogue."),
+                     half of each, picked by a hash of the story so the choice is stable.
+
+Downloads stream into NAME.part with a progress bar; an interrupted download (a dropped connection here, or a
+killed process earlier) resumes from the bytes already there with an HTTP Range request, and the finished file
+must have exactly the size the server announced before it is renamed into place.
+
+    python -m data.tinystories --out-dir data/cache/tinystories --files valid all_data
+    TINYSTORIES_URL=http://mirror/... python -m data.tinystories   # another server with the same layout
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import tarfile
+import time
+import zlib
+from pathlib import Path
+
+import requests
+from tqdm import tqdm
+
+from data.records import DataError, read_records
+from data.storyteller import write_jsonl
+
+ORIGIN = "https://huggingface.co/datasets/roneneldan/TinyStories/resolve/main"
+FILES = {"train": "TinyStoriesV2-GPT4-train.txt", "valid": "TinyStoriesV2-GPT4-valid.txt",
+         "all_data": "TinyStories_all_data.tar.gz"}
+INSTRUCT_RECORDS = "all_data-instruct.jsonl"
+CHUNK_BYTES = 1 << 16  # a dropped connection loses at most the chunk being read
+
+# the dataset's feature names -> words for a prompt
+FEATURES = {"Dialogue": "contains dialogue", "BadEnding": "has a bad ending", "MoralValue": "teaches a lesson",
+            "Twist": "has a plot twist", "Foreshadowing": "uses foreshadowing", "Conflict": "has a conflict"}
+# a summary that opens with one of these reads on after "Write a story about " once lower-cased
+_ARTICLES = {"A", "An", "The", "Two", "Three", "Four", "Once", "Some", "One"}
+
+
+def base_url() -> str:
+    """Where the files come from: the public origin, or TINYSTORIES_URL (a mirror, or a test's local server)."""
+    return os.environ.get("TINYSTORIES_URL", ORIGIN).rstrip("/")
+
+
+# ----------------------------------------------------------------------------------------------
+# download
+
+
+def _total_size(r: requests.Response) -> int | None:
+    """The whole file's size from a 206's Content-Range ("bytes 100-999/1000") or a 200's Content-Length."""
+    if r.status_code == 206:
+        m = re.match(r"bytes \d+-\d+/(\d+)", r.headers.get("Content-Range", ""))
+        return int(m.group(1)) if m else None
+    length = r.headers.get("Content-Length")
+    return int(length) if length is not None and "Content-Encoding" not in r.headers else None
+
+
+def download(url: str, dest, attempts: int = 5, timeout: float = 60.0, backoff: float = 1.0,
+             chunk_bytes: int = CHUNK_BYTES) -> Path:
+    """Stream url to dest (via dest.part), resuming with Range after a dropped connection; verify the size."""
+    dest = Path(dest)
+    if dest.exists():
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    for attempt in range(attempts):
+        have = part.stat().st_size if part.exists() else 0
+        headers = {"Range": f"bytes={have}-"} if have else {}
+        try:
+            with requests.get(url, headers=headers, stream=True, timeout=timeout) as r:
+                if r.status_code == 416 and have:  # asked past the end: the .part may already be whole
+                    size = _size_from_416(r)
+                    if size == have:
+                        break
+                    part.unlink()  # a .part bigger than the file: start over
+                    continue
+                if r.status_code not in (200, 206):
+                    raise DataError(f"{url}: HTTP {r.status_code} {r.reason}")
+                if r.status_code == 200:
+                    have = 0  # the server ignored the Range: start over
+                total = _total_size(r)
+                with open(part, "ab" if have else "wb") as f, \
+                        tqdm(total=total, initial=have, unit="B", unit_scale=True, desc=dest.name, file=sys.stderr,
+                             dynamic_ncols=True) as bar:
+                    for chunk in r.iter_content(chunk_bytes):
+                        f.write(chunk)
+                        bar.update(len(chunk))
+            size = part.stat().st_size
+            if total is not None and size != total:
+                raise requests.ConnectionError(f"got {size:,} of {total:,} bytes")
+            break
+        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as e:
+            if attempt == attempts - 1:
+                got = part.stat().st_size if part.exists() else 0
+                raise DataError(f"{url}: download failed after {attempts} tries ({e}); {got:,} bytes kept in {part}, "
+                                f"rerun to resume") from None
+            time.sleep(backoff * 2**attempt)
+    os.replace(part, dest)
+    return dest
+
+
+def _size_from_416(r: requests.Response) -> int | None:
+    m = re.match(r"bytes \*/(\d+)", r.headers.get("Content-Range", ""))
+    return int(m.group(1)) if m else None
+
+
+# ----------------------------------------------------------------------------------------------
+# conversion
+
+
+def _sentence(text: str) -> str:
+    text = " ".join(text.split())
+    return text if text[-1:] in ".!?" else text + "."
+
+
+def _quoted_list(words: list[str]) -> str:
+    words = [f'"{w}"' for w in words]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def instruction_prompt(record: dict) -> str | None:
+    """The prompt for one all_data record, from its summary or its words and features; None if it has neither."""
+    summary = (record.get("summary") or "").strip()
+    instruction = record.get("instruction") or {}
+    words = [w for w in instruction.get("words") or [] if isinstance(w, str) and w.strip()]
+    features = [FEATURES.get(f, f) for f in instruction.get("features") or [] if isinstance(f, str)]
+    by_words = bool(words) and (not summary or zlib.crc32(record["story"].encode()) % 2 == 1)
+    if by_words:
+        asks = [f"uses the {'word' if len(words) == 1 else 'words'} {_quoted_list(words)}"] + features
+        return "Write a story that " + (asks[0] if len(asks) == 1 else ", ".join(asks[:-1]) + " and " + asks[-1]) + "."
+    if summary:
+        first = summary.split(maxsplit=1)[0]
+        if first in _ARTICLES:
+            summary = summary[0].lower() + summary[1:]
+        return "Write a story about " + _sentence(summary)
+    return None
+
+
+def convert_all_data(tar_path, out_path) -> int:
+    """TinyStories_all_data.tar.gz -> instruction records JSONL (written atomically); returns the count."""
+    def records():
+        with tarfile.open(tar_path, "r:gz") as tar:
+            members = sorted((m for m in tar.getmembers() if m.isfile() and m.name.endswith(".json")), key=lambda m: m.name)
+            if not members:
+                raise DataError(f"{tar_path}: no .json files inside")
+            for member in tqdm(members, desc="converting", unit="file", file=sys.stderr, dynamic_ncols=True):
+                try:
+                    data = json.load(tar.extractfile(member))
+                except (json.JSONDecodeError, UnicodeDecodeError) as e:
+                    raise DataError(f"{tar_path}:{member.name}: not JSON ({e})") from None
+                for obj in data:
+                    story = (obj.get("story") or "").strip() if isinstance(obj, dict) else ""
+                    if not story:
+                        continue
+                    prompt = instruction_prompt(dict(obj, story=story))
+                    if prompt:
+                        stats[0] += 1
+                        yield {"prompt": prompt, "story": story, "source": obj.get("source", "")}
+    stats = [0]
+    write_jsonl(records(), out_path)
+    return stats[0]
+
+
+def prepare(root, instruct: bool, log=print) -> Path:
+    """Download and convert what a training run needs, once; return the records file to read.
+
+    instruct runs: all_data's instruction records; completion runs: the plain V2 (GPT-4) train stories.
+    """
+    root = Path(root)
+    if instruct:
+        out = root / INSTRUCT_RECORDS
+        if not out.exists():
+            tar = download(f"{base_url()}/{FILES['all_data']}", root / FILES["all_data"])
+            log(f"converting {tar} to instruction records")
+            n = convert_all_data(tar, out)
+            log(f"wrote {n:,} instruction records to {out}")
+        return out
+    return download(f"{base_url()}/{FILES['train']}", root / FILES["train"])
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m data.tinystories", description=__doc__.split("\n\n")[0])
+    p.add_argument("--out-dir", default="data/cache/tinystories")
+    p.add_argument("--files", nargs="+", choices=list(FILES), default=["valid", "all_data"],
+                   help="which files to fetch (train is 2.1 GB, all_data 1.5 GB, valid 22 MB)")
+    args = p.parse_args(argv)
+    out = Path(args.out_dir)
+    try:
+        for name in args.files:
+            path = download(f"{base_url()}/{FILES[name]}", out / FILES[name])
+            if name == "all_data":
+                records = out / INSTRUCT_RECORDS
+                if not records.exists():
+                    print(f"wrote {convert_all_data(path, records):,} instruction records to {records}")
+            else:
+                print(f"{path}: {len(read_records(path)):,} stories")
+    except DataError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,281 @@
+"""data/teacher.py against a fake OpenAI-compatible server on 127.0.0.1 that misbehaves on purpose."""
+
+import email.utils
+import json
+import os
+import re
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from data import teacher
+
+ROOT = Path(__file__).resolve().parents[1]
+THEMES = ["friendship", "courage", "honesty", "garbled", "flaky"]
+N_TOPICS = 4
+# the fault the server plays on the FIRST request for a story topic; later requests answer normally
+TRANSIENT = {"friendship tale 0": "429-seconds", "friendship tale 1": "429-date", "friendship tale 2": "503",
+             "courage tale 0": "500", "courage tale 1": "hang", "courage tale 2": "reset",
+             "honesty tale 0": "bad-json", "honesty tale 1": "no-choices"}
+# faults played on every request: the story ends up in rejects.jsonl with this reason
+PERMANENT = {"honesty tale 2": "cut off", "honesty tale 3": "refusal", "flaky tale 1": "empty"}
+DUPLICATE = ("flaky tale 2", "flaky tale 3")  # the server writes the same story for both
+HANG_SECONDS = 1.5
+
+
+def story_for(topic: str) -> str:
+    if topic in DUPLICATE:
+        topic = DUPLICATE[0]
+    return f"Once upon a time there was {topic}. It was a good day.\n\nThe end of {topic}."
+
+
+class FakeTeacher(BaseHTTPRequestHandler):
+    """Answers /v1/chat/completions and /v1/completions; server.mode picks how it misbehaves."""
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        server = self.server
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        prompt = body["messages"][0]["content"] if "messages" in body else body["prompt"]
+        if server.mode != "ok":
+            return self.reply(server.mode, {"error": {"message": "nope", "code": "insufficient_quota"
+                                                      if server.mode == 429 else None}})
+        time.sleep(server.delay)
+        topic = re.search(r"about (\w+ tale \d+)\.", prompt)
+        theme = re.search(r"theme for children's stories: (\w+)\.", prompt)
+        if theme:  # stage 1: a numbered list of topics
+            theme = theme.group(1)
+            with server.lock:
+                server.counts[theme] = attempt = server.counts.get(theme, 0) + 1
+            if theme == "garbled" or (theme == "flaky" and attempt == 1):
+                return self.answer("What a lovely theme! I would be glad to help with stories.", "stop")
+            return self.answer("Sure! Here are some ideas:\n" +
+                               "\n".join(f"{i + 1}. {theme.capitalize()} tale {i}" for i in range(N_TOPICS)), "stop")
+        topic = topic.group(1)
+        with server.lock:
+            server.counts[topic] = attempt = server.counts.get(topic, 0) + 1
+            server.story_requests.append(topic)
+        fault = PERMANENT.get(topic) or (TRANSIENT.get(topic) if attempt == 1 else None)
+        if fault == "429-seconds":
+            return self.reply(429, {"error": {"message": "slow down"}}, {"Retry-After": "1"})
+        if fault == "429-date":
+            return self.reply(429, {"error": {"message": "slow down"}},
+                              {"Retry-After": email.utils.formatdate(time.time() + 1, usegmt=True)})
+        if fault in ("503", "500"):
+            return self.reply(int(fault), {"error": {"message": "overloaded"}})
+        if fault == "hang":
+            time.sleep(HANG_SECONDS)
+            return self.answer(story_for(topic), "stop")
+        if fault == "reset":  # close with RST, no answer at all
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            raise ConnectionAbortedError
+        if fault == "bad-json":
+            return self.reply(200, None, raw=b'{"choices": [{"message": {"content": "Once')
+        if fault == "no-choices":
+            return self.reply(200, {"id": "x", "object": "chat.completion"})
+        if fault == "cut off":
+            return self.answer("Once upon a time there was a", "length")
+        if fault == "refusal":
+            return self.answer("I'm sorry, but I can't write that story.", "stop")
+        if fault == "empty":
+            return self.answer("", "stop")
+        return self.answer(story_for(topic), "stop")
+
+    def answer(self, text, finish):
+        if self.path.endswith("/chat/completions"):
+            choice = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}
+        else:
+            choice = {"index": 0, "text": text, "finish_reason": finish}
+        self.reply(200, {"choices": [choice], "usage": {"total_tokens": 10}})
+
+    def reply(self, status, obj, headers=None, raw=None):
+        data = raw if raw is not None else json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        try:
+            self.wfile.write(data)
+        except OSError:  # the client gave up (timeout) before we answered
+            pass
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass  # resets and timed-out clients are part of the test
+
+
+@pytest.fixture
+def server():
+    def start(mode="ok", delay=0.0):
+        srv = Server(("127.0.0.1", 0), FakeTeacher)
+        srv.mode, srv.delay, srv.lock, srv.counts, srv.story_requests = mode, delay, threading.Lock(), {}, []
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        started.append(srv)
+        return srv
+    started = []
+    yield start
+    for srv in started:
+        srv.shutdown()
+        srv.server_close()
+
+
+def cli_args(srv, tmp_path, *extra):
+    themes = tmp_path / "themes.txt"
+    themes.write_text("# test themes\n" + "\n".join(THEMES) + "\n")
+    return ["--base-url", f"http://127.0.0.1:{srv.server_address[1]}/v1", "--model", "fake", "--themes", str(themes),
+            "--topics-per-theme", str(N_TOPICS), "--out-dir", str(tmp_path / "out"), "--workers", "3",
+            "--timeout", "0.5", "--max-backoff", "0.02", "--max-retries", "4", *extra]
+
+
+def read(path):
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def expected_topics():
+    return {f"{t.capitalize()} tale {i}" for t in THEMES if t != "garbled" for i in range(N_TOPICS)}
+
+
+def check_final(out: Path):
+    """Every topic is in stories.jsonl or rejects.jsonl exactly once, for the right reason."""
+    stories, rejects, topics = read(out / "stories.jsonl"), read(out / "rejects.jsonl"), read(out / "topics.jsonl")
+    assert sorted(r["theme"] for r in topics) == sorted(t for t in THEMES if t != "garbled")
+    assert [r["theme"] for r in rejects if r["stage"] == "topics"] == ["garbled"]
+    assert "no numbered list" in rejects[[r["stage"] for r in rejects].index("topics")]["reason"]
+    story_rejects = [r for r in rejects if r["stage"] == "stories"]
+    done = [r["topic"] for r in stories] + [r["topic"] for r in story_rejects]
+    assert sorted(done) == sorted(expected_topics())  # each exactly once: sorted lists, not sets
+    keys = [r["key"] for r in stories + rejects]
+    assert len(keys) == len(set(keys))
+    reasons = {r["topic"]: r["reason"] for r in story_rejects}
+    assert "length" in reasons.pop("Honesty tale 2")
+    assert reasons.pop("Honesty tale 3") == "refusal"
+    assert reasons.pop("Flaky tale 1") == "empty answer"
+    dup = [t for t in reasons if t.lower() in DUPLICATE]
+    assert len(dup) == 1 and reasons.pop(dup[0]).startswith("duplicate of")
+    assert not reasons
+    for r in stories:
+        assert r["prompt"] == "Write a story about " + r["topic"].lower() and r["teacher"] == "fake"
+        assert r["story"].startswith("Once upon a time") and r["finish_reason"] == "stop"
+    texts = [r["story"] for r in stories]
+    assert len(texts) == len(set(texts))
+    return sorted(texts), sorted(keys)
+
+
+def test_misbehaving_server_loses_and_duplicates_nothing(server, tmp_path):
+    srv = server()
+    t0 = time.time()
+    assert teacher.main(cli_args(srv, tmp_path)) == 0
+    assert time.time() - t0 < 20
+    check_final(tmp_path / "out")
+    for topic in TRANSIENT:  # each transient fault was met once and retried
+        assert srv.counts[topic] == 2, topic
+    assert srv.counts["flaky"] == 2 and srv.counts["garbled"] == 3  # parse retries: 1 + 2
+
+    # a rerun finds nothing to do and sends no story request
+    before = len(srv.story_requests)
+    assert teacher.main(cli_args(srv, tmp_path)) == 0
+    assert len(srv.story_requests) == before
+    check_final(tmp_path / "out")
+
+    # the shard encoder's reader takes the output as it is
+    from data.records import read_records
+    assert len(read_records(tmp_path / "out" / "stories.jsonl")) == len(read(tmp_path / "out" / "stories.jsonl"))
+
+
+def test_completions_endpoint_and_partial_line_repair(server, tmp_path):
+    srv = server()
+    args = cli_args(srv, tmp_path, "--endpoint", "completions")
+    assert teacher.main(args) == 0
+    out = tmp_path / "out"
+    reference = check_final(out)
+    # a killed writer's partial last line is cut off and the record it held is written again, once
+    lines = (out / "stories.jsonl").read_text().splitlines(keepends=True)
+    (out / "stories.jsonl").write_text("".join(lines[:-1]) + lines[-1][:25])
+    assert teacher.main(args) == 0
+    assert check_final(out) == reference
+
+
+def test_sigkill_mid_run_then_resume(server, tmp_path):
+    reference_dir = tmp_path / "reference"
+    reference_dir.mkdir()
+    assert teacher.main(cli_args(server(), reference_dir)) == 0
+    reference = check_final(reference_dir / "out")
+
+    srv = server(delay=0.05)
+    cmd = [sys.executable, "-m", "data.teacher", *cli_args(srv, tmp_path)]
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    stories = tmp_path / "out" / "stories.jsonl"
+    deadline = time.time() + 20
+    while time.time() < deadline and (not stories.exists() or stories.read_text().count("\n") < 3):
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert stories.read_text().count("\n") < len(expected_topics()) - 4, "the run finished before it was killed"
+
+    srv.delay = 0.0
+    result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert check_final(tmp_path / "out") == reference
+
+
+@pytest.mark.parametrize("status, words", [(401, "API key"), (404, "--model"), (429, "insufficient_quota")])
+def test_fatal_answers_stop_at_once(server, tmp_path, status, words):
+    srv = server(mode=status)
+    t0 = time.time()
+    result = subprocess.run([sys.executable, "-m", "data.teacher", *cli_args(srv, tmp_path), "--max-backoff", "5"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=30, env=dict(os.environ, OPENAI_API_KEY="sk-secret-123"))
+    assert result.returncode == 1
+    assert time.time() - t0 < 10  # no backoff: it stopped at the first answer
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and str(status) in last and words in last
+    assert "Traceback" not in result.stderr and "sk-secret-123" not in result.stderr + result.stdout
+
+
+def test_dry_run_calls_nothing(server, tmp_path, capsys):
+    srv = server(mode=500)
+    assert teacher.main(cli_args(srv, tmp_path, "--dry-run")) == 0
+    printed = capsys.readouterr().out
+    assert "theme for children's stories: friendship." in printed and "Write a short, simple story" in printed
+    assert not (tmp_path / "out").exists()
+
+
+def test_topics_repeated_by_another_theme_are_written_once(tmp_path):
+    log = teacher.AppendLog(tmp_path / "topics.jsonl")
+    log.append({"key": "a", "theme": "x", "topics": ["A fox", "A cat"]})
+    log.append({"key": "b", "theme": "y", "topics": ["a  FOX", "A dog"]})
+    log.close()
+    jobs = teacher.story_jobs(teacher.AppendLog(tmp_path / "topics.jsonl"))
+    assert [(theme, topic) for _, theme, topic in jobs] == [("x", "A fox"), ("x", "A cat"), ("y", "A dog")]
+    assert len({key for key, _, _ in jobs}) == 3
+
+
+def test_helpers():
+    assert teacher.parse_retry_after("7") == 7
+    assert teacher.parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0  # in the past
+    future = email.utils.formatdate(1_000_030, usegmt=True)
+    assert teacher.parse_retry_after(future, now=1_000_000) == pytest.approx(30)
+    assert teacher.parse_retry_after("soon") is None
+    answer = "Here you go:\n1. A fox who sings\n2) **A brave owl**\n- \"A lost kite\"\n3. a fox who SINGS\n4. A half"
+    assert teacher.parse_topics(answer, 10, cut_off=True) == ["A fox who sings", "A brave owl", "A lost kite"]
+    assert teacher.parse_topics(answer, 2) == ["A fox who sings", "A brave owl"]
+    assert teacher.parse_topics("No list here, sorry.", 5) == []
+    assert teacher.is_refusal("I cannot help with that.") and teacher.is_refusal("As an AI, I ...")
+    assert not teacher.is_refusal('Once upon a time, Tom said "I can\'t" and cried.')
+    assert len(list(map(str.strip, teacher.read_lines(teacher.DEFAULT_THEMES)))) >= 180
