@@ -4,6 +4,7 @@ Sample stories from a trained model, with the flags of llama2.c's `run`.
     python sample.py out/model.bin -i "Write a story about a brave fox who finds a key"
     python sample.py out/ckpt.pt -m generate -i "Once upon a time" -t 0.8 -p 0.9
     python sample.py stories260K.bin -z tok512.model -t 0 -n 200
+    python sample.py out/ckpt.pt --adapter out-lora/adapter.pt -i "Write a story about ..."   # base + LoRA
 
 Modes:
   instruct   the input is an instruction: the model sees EOS + prompt + BOS (exactly how instruction
@@ -20,6 +21,7 @@ from typing import Iterator
 
 import torch
 
+from lora import base_identity, load_adapter
 from model import CheckpointError, Transformer, load_model
 from tokenizer import Tokenizer, TokenizerError
 
@@ -95,6 +97,8 @@ def main(argv=None):
                         help="positions to run, prompt included; 0 = the model's context (default 256)")
     parser.add_argument("-i", dest="input", default="", help="input text: the instruction, or the start of the story; - reads stdin")
     parser.add_argument("-z", dest="tokenizer", default=None, help="tokenizer .model (default: tokenizer.model beside the checkpoint)")
+    parser.add_argument("--adapter", default=None,
+                        help="a LoRA adapter (adapter.pt from train.py --lora-rank) to apply, unmerged, to the base checkpoint")
     parser.add_argument("-m", dest="mode", choices=("instruct", "generate"), default=None,
                         help="instruct or generate (default: what the checkpoint was trained for)")
     args = parser.parse_args(argv)
@@ -108,6 +112,10 @@ def main(argv=None):
     try:
         text = sys.stdin.read() if args.input == "-" else args.input
         model, info = load_model(args.checkpoint)
+        if args.adapter:
+            adapter = load_adapter(model, args.adapter, base_identity(model.state_dict()))
+            model.eval()
+            info = {**info, "instruct": adapter.get("instruct", info.get("instruct"))}
         tokenizer = Tokenizer(find_tokenizer(Path(args.checkpoint), args.tokenizer))
         if tokenizer.vocab_size != model.args.vocab_size:
             raise TokenizerError(f"the tokenizer has {tokenizer.vocab_size} pieces but the model expects "
