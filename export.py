@@ -14,9 +14,9 @@ Every format is little-endian with float32 weights; docs/run.md documents every 
       positive, a shared-classifier byte), then the weights with the norms first and no RoPE tables.
   ours (magic "tsll", version 1): a 256-byte header that adds what llama2.c's lack (the mode the model was
       trained for, BOS/EOS ids, rope theta, norm eps, the tokenizer's identity and normalizer settings),
-      then the weights layer by layer with each layer's wq/wk/wv and w1/w3 adjacent, the order run.c reads
-      them in, so it can use the file in place. A quantized format would be a new version number that
-      changes only how the weight matrices are stored.
+      then the weights layer by layer with each layer's wq/wk/wv and w1/w3 adjacent, the order run.c
+      reads them in: one pass over the stacked wq/wk/wv gives q, k and v. A quantized format would be a new
+      version number that changes only how the weight matrices are stored.
 """
 
 import argparse

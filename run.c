@@ -76,8 +76,9 @@ static double now_seconds(void) {
  *                 the forward pass reads them in. Version 1 = float32 weights. A quantized format would be
  *                 a new version that changes only how the matrices are stored.
  *
- * In memory every format ends up in our layer-by-layer order: files in our format are mapped and used in
- * place; llama2.c's are copied into that order once at load. */
+ * In memory every format ends up in our layer-by-layer order, copied once at load into memory backed by
+ * 2 MiB pages where the OS offers them: streaming all the weights for every token then costs far fewer TLB
+ * misses than reading them from the page cache's 4 KiB pages (about 10% faster at 110M, docs/run.md). */
 
 enum { HEADER_BYTES = 256, LEGACY_HEADER_BYTES = 7 * 4 };
 #define LLAMA2C_MAGIC 0x616b3432u   /* "ak42" as a little-endian uint32 */
@@ -117,10 +118,8 @@ typedef struct {
 
 typedef struct {
     Config config;
-    Weights weights;
-    void *mapped;           /* the file, mapped read-only; the weights point into it for our format */
-    size_t mapped_bytes;
-    float *owned;           /* the weights copied into our order, for llama2.c's formats */
+    Weights weights;        /* pointers into memory */
+    float *memory;          /* all the weights, in our order */
 } Model;
 
 /* Sanity bounds, the same as model.py's LLAMA2C_LIMITS: a corrupt header fails here with a message
@@ -248,8 +247,12 @@ static void take(const float **src, float *dst, size_t n) {
     *src += n;
 }
 
-/* Copies the weights of a llama2.c file (v0 or v1) from src into our layer-by-layer order. */
-static void copy_llama2c_weights(const Weights *w, const Config *c, const float *src) {
+/* Copies the weights of a file in any format, starting at src, into our layer-by-layer order. */
+static void copy_weights(const Weights *w, const Config *c, const float *src) {
+    if (c->format == FORMAT_OURS) {
+        memcpy(w->token_embedding, src, weight_floats(c) * sizeof(float));
+        return;
+    }
     size_t dim = c->dim, kv = c->kv_dim, hidden = c->hidden_dim, L = c->n_layers;
     const LayerWeights *ly = w->layers;
     if (c->format == FORMAT_LLAMA2C_V1) {  /* norms first */
@@ -276,6 +279,20 @@ static void copy_llama2c_weights(const Weights *w, const Config *c, const float 
     if (!c->shared_classifier) take(&src, w->classifier, c->vocab_size * dim);
 }
 
+/* Memory for n floats, 2 MiB aligned and backed by huge pages where Linux offers them (the hint may be
+ * ignored; the memory works either way). */
+static float *alloc_weights(int64_t n) {
+    const size_t huge_page = (size_t)2 << 20;
+    size_t bytes = ((size_t)n * sizeof(float) + huge_page - 1) / huge_page * huge_page;
+    void *p = NULL;
+    if (posix_memalign(&p, huge_page, bytes) != 0)
+        die("out of memory: cannot allocate %.1f MiB for the model's weights", bytes / 1048576.0);
+#ifdef MADV_HUGEPAGE
+    madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+    return p;
+}
+
 static void build_model(Model *m, const char *path) {
     memset(m, 0, sizeof *m);
     int fd = open(path, O_RDONLY);
@@ -285,28 +302,21 @@ static void build_model(Model *m, const char *path) {
     if (!S_ISREG(st.st_mode)) die("%s is not a regular file; expected a model .bin", path);
     size_t bytes = (size_t)st.st_size;
     if (bytes < LEGACY_HEADER_BYTES) die("%s: %zu bytes, too short to be a model file", path, bytes);
-    void *mapped = mmap(NULL, bytes, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (mapped == MAP_FAILED) die("cannot map model file %s: %s", path, strerror(errno));
+    void *file = mmap(NULL, bytes, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (file == MAP_FAILED) die("cannot map model file %s: %s", path, strerror(errno));
     close(fd);  /* the mapping stays valid */
 
     Config *c = &m->config;
-    size_t header = parse_header(mapped, bytes, path, c);
-    float *stored = (float *)((char *)mapped + header);
+    size_t header = parse_header(file, bytes, path, c);
     m->weights.layers = checked_calloc(c->n_layers, sizeof(LayerWeights), "the layer table");
-    if (c->format == FORMAT_OURS) {
-        m->mapped = mapped, m->mapped_bytes = bytes;
-        assign_weights(&m->weights, c, stored);
-    } else {
-        m->owned = checked_calloc(weight_floats(c), sizeof(float), "the model's weights");
-        assign_weights(&m->weights, c, m->owned);
-        copy_llama2c_weights(&m->weights, c, stored);
-        munmap(mapped, bytes);
-    }
+    m->memory = alloc_weights(weight_floats(c));
+    assign_weights(&m->weights, c, m->memory);
+    copy_weights(&m->weights, c, (const float *)((const char *)file + header));
+    munmap(file, bytes);
 }
 
 static void free_model(Model *m) {
-    if (m->mapped) munmap(m->mapped, m->mapped_bytes);
-    free(m->owned);
+    free(m->memory);
     free(m->weights.layers);
 }
 
@@ -320,8 +330,8 @@ typedef struct {
     float *hb;           /* (2 hidden_dim,) w1 x, then w3 x */
     float *att;          /* (n_heads, n_pos) attention weights */
     float *logits;       /* (vocab_size,) */
-    float *key_cache;    /* (n_layers, n_pos, kv_dim) */
-    float *value_cache;  /* (n_layers, n_pos, kv_dim) */
+    float *key_cache;    /* (n_layers, n_kv_heads, n_pos, head_dim): each head's keys contiguous, so */
+    float *value_cache;  /* attention reads one sequential stream per head; likewise the values */
     float *rope_cos, *rope_sin;  /* (head_dim / 2,) the rotation of the current position */
     int n_pos;           /* positions the caches hold: only what this run will use, not the whole context */
 } RunState;
@@ -371,40 +381,35 @@ static void softmax(float *x, int n) {
     for (int i = 0; i < n; i++) x[i] /= sum;
 }
 
-/* Four rows of W times x: out[r] = w[r*n .. r*n+n) . x for r = 0..3. Each element of x loaded serves four
- * rows, and each row keeps LANES independent partial sums: the compiler maps them onto SIMD registers at
- * plain -O3, where a single running sum could not be vectorized without -ffast-math's reordering. */
-enum { LANES = 8 };
+/* x86-64's baseline SIMD is SSE2, 4 floats per instruction. Where the toolchain can (GCC or clang with
+ * glibc's ifunc), the dot product that does nearly all the work is also built for AVX2 and AVX-512, and the
+ * loader picks the widest the CPU has: the binary still runs on any x86-64, and is within a few percent of
+ * a -march=native build (docs/run.md). */
+#if defined(__x86_64__) && defined(__GLIBC__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#endif
+#endif
+#ifndef SIMD_CLONES
+#define SIMD_CLONES
+#endif
 
-static void dot4(float *restrict out, const float *restrict x, const float *restrict w, int n) {
-    const float *w0 = w, *w1 = w + n, *w2 = w + 2 * (size_t)n, *w3 = w + 3 * (size_t)n;
-    float s0[LANES] = {0}, s1[LANES] = {0}, s2[LANES] = {0}, s3[LANES] = {0};
-    int j = 0;
-    for (; j + LANES <= n; j += LANES)
-        for (int k = 0; k < LANES; k++) {
-            float xj = x[j + k];
-            s0[k] += w0[j + k] * xj;
-            s1[k] += w1[j + k] * xj;
-            s2[k] += w2[j + k] * xj;
-            s3[k] += w3[j + k] * xj;
-        }
-    float t0 = 0.0f, t1 = 0.0f, t2 = 0.0f, t3 = 0.0f;
-    for (int k = 0; k < LANES; k++) t0 += s0[k], t1 += s1[k], t2 += s2[k], t3 += s3[k];
-    for (; j < n; j++) t0 += w0[j] * x[j], t1 += w1[j] * x[j], t2 += w2[j] * x[j], t3 += w3[j] * x[j];
-    out[0] = t0, out[1] = t1, out[2] = t2, out[3] = t3;
+/* a . b. `omp simd reduction` lets the compiler keep the sum in a vector register of partial sums: the one
+ * reordering of float additions it may not do on its own (without -ffast-math). */
+SIMD_CLONES static float dot(const float *restrict a, const float *restrict b, int n) {
+    float sum = 0.0f;
+#pragma omp simd reduction(+:sum)
+    for (int j = 0; j < n; j++) sum += a[j] * b[j];
+    return sum;
 }
 
 /* out (d,) = W (d, n) @ x (n,). Nearly all the time goes here, and it is bound by memory bandwidth: every
- * weight is read once per token. Threads take contiguous blocks of four rows. */
+ * weight is read once per token. Threads take contiguous blocks of rows, and each row is one sequential
+ * stream. (Computing four rows per step, so that each load of x serves four, measured slower: it reads four
+ * streams at once and was further from the bandwidth a plain sum reaches. See docs/run.md.) */
 static void matmul(float *restrict out, const float *restrict x, const float *restrict w, int n, int d) {
-    int d4 = d & ~3;
 #pragma omp parallel for schedule(static)
-    for (int i = 0; i < d4; i += 4) dot4(out + i, x, w + (size_t)i * n, n);
-    for (int i = d4; i < d; i++) {
-        float sum = 0.0f;
-        for (int j = 0; j < n; j++) sum += w[(size_t)i * n + j] * x[j];
-        out[i] = sum;
-    }
+    for (int i = 0; i < d; i++) out[i] = dot(w + (size_t)i * n, x, n);
 }
 
 /* Rotates each pair (v[2i], v[2i+1]) of every head by the current position's angle (RoFormer, Su et al.
@@ -444,26 +449,27 @@ static float *forward(const Model *m, RunState *s, int token, int pos) {
         matmul(s->qkv, s->xb, L->wqkv, dim, dim + 2 * kv_dim);
         rope(q, c->n_heads, head_dim, s->rope_cos, s->rope_sin);
         rope(k, c->n_kv_heads, head_dim, s->rope_cos, s->rope_sin);
-        memcpy(key_cache + (size_t)pos * kv_dim, k, kv_dim * sizeof(float));
-        memcpy(value_cache + (size_t)pos * kv_dim, v, kv_dim * sizeof(float));
+        for (int h = 0; h < c->n_kv_heads; h++) {
+            memcpy(key_cache + ((size_t)h * n_pos + pos) * head_dim, k + h * head_dim, head_dim * sizeof(float));
+            memcpy(value_cache + ((size_t)h * n_pos + pos) * head_dim, v + h * head_dim, head_dim * sizeof(float));
+        }
 
         float scale = 1.0f / sqrtf((float)head_dim);
 #pragma omp parallel for schedule(static)
         for (int h = 0; h < c->n_heads; h++) {
             const float *qh = q + h * head_dim;
             float *att = s->att + (size_t)h * n_pos;
-            size_t kv_offset = (size_t)(h / group) * head_dim;
+            const float *keys = key_cache + (size_t)(h / group) * n_pos * head_dim;
+            const float *values = value_cache + (size_t)(h / group) * n_pos * head_dim;
             for (int t = 0; t <= pos; t++) {
-                const float *kt = key_cache + (size_t)t * kv_dim + kv_offset;
-                float score = 0.0f;
-                for (int i = 0; i < head_dim; i++) score += qh[i] * kt[i];
-                att[t] = score * scale;
+                const float *kt = keys + (size_t)t * head_dim;
+                att[t] = dot(qh, kt, head_dim) * scale;
             }
             softmax(att, pos + 1);
             float *out = s->xb + h * head_dim;
             memset(out, 0, head_dim * sizeof(float));
             for (int t = 0; t <= pos; t++) {
-                const float *vt = value_cache + (size_t)t * kv_dim + kv_offset;
+                const float *vt = values + (size_t)t * head_dim;
                 for (int i = 0; i < head_dim; i++) out[i] += att[t] * vt[i];
             }
         }
