@@ -25,14 +25,13 @@ LoRALinear, apply_lora, merged_model, adapter save/load, enable_grad_checkpointi
 import copy
 import hashlib
 import math
-import os
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from model import CheckpointError, Transformer
+from model import CheckpointError, Transformer, atomic_torch_save
 
 LORA_TARGETS = ("wq", "wk", "wv", "wo", "w1", "w2", "w3")  # attention and feed-forward projections
 ADAPTER_FORMAT = "llama-lora-adapter"
@@ -373,13 +372,7 @@ def save_adapter(path, model: Transformer, identity: str, **extra):
     """Write only the adapter tensors, model.lora_config and the base identity; atomic like save_checkpoint."""
     state = {"format": ADAPTER_FORMAT, "config": model.lora_config, "base_identity": identity,
              "adapter": {k: v.detach().cpu().clone() for k, v in lora_parameters(model).items()}, **extra}
-    tmp = f"{path}.tmp"
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_torch_save(state, path)
 
 
 def read_adapter(path) -> dict:

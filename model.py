@@ -475,18 +475,22 @@ def export_llama2c(model: Transformer, path):
 # ----------------------------------------------------------------------------------------------------------
 # PyTorch checkpoints (.pt) written by train.py, and the one loader that sample.py, eval.py and train.py use.
 
-def save_checkpoint(path, model: Transformer, **extra):
-    """Save the model's shape and weights plus whatever train.py adds (optimizer state, step, RNG, config,
-    instruct flag, tokenizer identity). Atomic like export_llama2c: a kill mid-save keeps the old file."""
-    model = getattr(model, "_orig_mod", model)
-    state = {"model_args": dataclasses.asdict(model.args), "model": model.state_dict(), **extra}
+def atomic_torch_save(obj, path):
+    """torch.save to path + '.tmp', then rename: a kill mid-save keeps the old file whole."""
     tmp = f"{path}.tmp"
     try:
-        torch.save(state, tmp)
+        torch.save(obj, tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def save_checkpoint(path, model: Transformer, **extra):
+    """Save the model's shape and weights plus whatever train.py adds (optimizer state, step, RNG, config,
+    instruct flag, tokenizer identity), atomically."""
+    model = getattr(model, "_orig_mod", model)
+    atomic_torch_save({"model_args": dataclasses.asdict(model.args), "model": model.state_dict(), **extra}, path)
 
 
 def read_checkpoint(path) -> dict:

@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-import torch
 
 from lora import base_identity, load_adapter
 from model import CheckpointError, Transformer, load_model

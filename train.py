@@ -67,7 +67,7 @@ class TrainConfig:
     # optimisation
     batch_size: int = 32  # sequences per micro-step, per process
     grad_accum: int = 1
-    max_iters: int = 1500
+    max_iters: int = 900
     learning_rate: float = 3e-3
     min_lr: float = 3e-4
     warmup_iters: int = 100
@@ -76,7 +76,7 @@ class TrainConfig:
     beta2: float = 0.95
     grad_clip: float = 1.0
     # evaluation and logging
-    eval_interval: int = 250
+    eval_interval: int = 300
     eval_iters: int = 20
     log_interval: int = 10
     # system

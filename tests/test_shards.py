@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from data.records import DataError, read_records
-from data.shards import (HEADER_BYTES, Batches, encode_dataset, encode_records, open_shard, read_header, read_meta,
+from data.shards import (Batches, encode_dataset, encode_records, open_shard, read_header, read_meta,
                          write_shard)
 from tokenizer import Tokenizer, train_tokenizer
 
