@@ -344,7 +344,9 @@ def merged_model(model: Transformer) -> Transformer:
             replaced.append(name)  # a LoRALinear's own 4-bit base goes with it
             weight = module.merged_weight() if isinstance(module, LoRALinear) else module.dequantized_weight()
             base = module.base if isinstance(module, LoRALinear) else module
-            linear = nn.Linear(module.in_features, module.out_features, bias=base.bias is not None)
+            # skip_init: a fresh nn.Linear would draw its random init from the global generator, and a
+            # checkpoint written mid-run would then change the dropout masks of the steps after it
+            linear = nn.utils.skip_init(nn.Linear, module.in_features, module.out_features, bias=base.bias is not None)
             linear.weight.copy_(weight)
             if base.bias is not None:
                 linear.bias.copy_(base.bias)

@@ -34,11 +34,12 @@ def prompt_ids(tokenizer: Tokenizer, text: str, mode: str) -> tuple[list[int], t
 
 def generate_text(model: Transformer, tokenizer: Tokenizer, prompt: str, mode: str, temperature: float = 1.0,
                   top_k: int | None = None, top_p: float | None = None, max_new_tokens: int | None = None,
-                  steps: int | None = None, seed: int = 1) -> Iterator[str]:
+                  steps: int | None = None, seed: int = 1, generated: list[int] | None = None) -> Iterator[str]:
     """Yield the text as it is generated: the story (instruct), or the prompt and its continuation (generate).
 
     steps: llama2.c's -n, the total number of positions including the prompt; max_new_tokens instead
-    counts generated tokens only. With neither, generate until the context is full.
+    counts generated tokens only. With neither, generate until the context is full. generated: a list
+    the new token ids are appended to (text pieces and tokens are not one to one).
     """
     ids, stop = prompt_ids(tokenizer, prompt, mode)
     if len(ids) >= model.args.max_seq_len:
@@ -58,6 +59,8 @@ def generate_text(model: Transformer, tokenizer: Tokenizer, prompt: str, mode: s
     for token in model.generate(ids, max(budget, 0), temperature=temperature, top_k=top_k, top_p=top_p,
                                 stop_tokens=stop, seed=seed):
         shown.append(token)
+        if generated is not None:
+            generated.append(token)
         text = tokenizer.decode(shown)
         if text.endswith("\ufffd"):  # an incomplete UTF-8 character: wait for its other bytes
             continue
@@ -123,14 +126,13 @@ def main(argv=None):
         if mode == "instruct" and not text.strip():
             raise ValueError("instruct mode needs an instruction: -i \"Write a story about ...\"")
         seed = args.seed or int(time.time())
-        start, n = time.time(), 0
+        start, generated = time.time(), []
         for piece in generate_text(model, tokenizer, text, mode, temperature=args.temperature,
                                    top_k=args.top_k or None, top_p=args.top_p if 0 < args.top_p < 1 else None,
-                                   steps=args.steps or None, seed=seed):
+                                   steps=args.steps or None, seed=seed, generated=generated):
             print(piece, end="", flush=True)
-            n += 1
         print()
-        print(f"achieved tok/s: {n / max(time.time() - start, 1e-9):.1f}", file=sys.stderr)
+        print(f"achieved tok/s: {len(generated) / max(time.time() - start, 1e-9):.1f}", file=sys.stderr)
     except (CheckpointError, TokenizerError, ValueError, FileNotFoundError) as e:
         sys.exit(f"error: {e}")
 

@@ -88,6 +88,7 @@ class TrainConfig:
     lora_alpha: float = 16.0
     lora_dropout: float = 0.0
     lora_targets: str = "wq,wk,wv,wo,w1,w2,w3"
+    lora_rslora: bool = False
     quantize: str = "none"  # none | nf4 (QLoRA)
     double_quant: bool = False
     grad_checkpointing: bool = False
@@ -162,6 +163,17 @@ def learning_rate(step: int, cfg: TrainConfig) -> float:
         return cfg.learning_rate * (step + 1) / cfg.warmup_iters
     progress = (step - cfg.warmup_iters) / max(1, cfg.max_iters - cfg.warmup_iters)
     return cfg.min_lr + 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))) * (cfg.learning_rate - cfg.min_lr)
+
+
+def get_rng_state(device_type: str) -> dict:
+    """The generator states dropout draws from: the CPU's, and the GPU's when training on one."""
+    return {"cpu": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state() if device_type == "cuda" else None}
+
+
+def set_rng_state(state: dict, device_type: str):
+    torch.set_rng_state(state["cpu"])
+    if device_type == "cuda" and state["cuda"] is not None:
+        torch.cuda.set_rng_state(state["cuda"])
 
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, device_type: str) -> torch.optim.AdamW:
@@ -283,7 +295,7 @@ def train(cfg: TrainConfig) -> dict:
         model.load_state_dict(checkpoint["model"])
         if cfg.lora_rank > 0 and not resume:
             identity = base_identity(checkpoint["model"])
-            apply_lora(model, cfg.lora_targets, cfg.lora_rank, cfg.lora_alpha, cfg.lora_dropout,
+            apply_lora(model, cfg.lora_targets, cfg.lora_rank, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_rslora,
                        quantize=cfg.quantize, double_quant=cfg.double_quant)
             lora_run = {"base": str(Path(cfg.init_from).resolve()), "base_identity": identity, "config": model.lora_config}
     if cfg.grad_checkpointing:
@@ -294,7 +306,7 @@ def train(cfg: TrainConfig) -> dict:
     if resume:
         optimizer.load_state_dict(checkpoint["optimizer"])
         step, best_val = checkpoint["step"], checkpoint["best_val_loss"]
-        torch.set_rng_state(checkpoint["rng"][rank % len(checkpoint["rng"])])
+        set_rng_state(checkpoint["rng"][rank % len(checkpoint["rng"])], device_type)
     checkpoint = None  # free it
 
     train_model = torch.compile(model) if cfg.compile else model
@@ -319,10 +331,10 @@ def train(cfg: TrainConfig) -> dict:
 
     def save(step: int):
         # one checkpoint that resumes exactly: weights, optimiser moments, step, and every rank's RNG
-        rng = [torch.get_rng_state()]
+        rng = [get_rng_state(device_type)]
         if ddp:
             rng = [None] * world
-            dist.all_gather_object(rng, torch.get_rng_state())
+            dist.all_gather_object(rng, get_rng_state(device_type))
         if master:
             plain, extra = model, {}
             if lora_run:  # ckpt.pt and model.bin get the merged model, so sample/eval/run need no adapter code
@@ -446,6 +458,7 @@ HELP = {
     "lora_alpha": "LoRA alpha: the update is scaled by alpha/r",
     "lora_dropout": "dropout on the LoRA adapters' input",
     "lora_targets": "comma list of the linear layers that get adapters (wq,wk,wv,wo,w1,w2,w3)",
+    "lora_rslora": "rank-stabilised LoRA: scale the update by alpha/sqrt(r) instead of alpha/r",
     "quantize": "none, or nf4: store the frozen base in 4-bit NormalFloat (QLoRA; needs --lora-rank)",
     "double_quant": "with --quantize nf4: quantize the block scales to 8 bits too (about 4.13 bits per weight)",
     "grad_checkpointing": "recompute each block's activations in the backward pass to save memory",

@@ -284,15 +284,23 @@ def train_losses(out_dir: Path) -> dict[int, float]:
     return {r["step"]: r["loss"] for r in records if "loss" in r}
 
 
-def test_qlora_finetune_end_to_end(tmp_path):
-    from model import load_model, read_checkpoint
-    data, base_dir, out = tmp_path / "data", tmp_path / "base", tmp_path / "qlora"
+@pytest.fixture(scope="module")
+def tiny_base(tmp_path_factory) -> tuple[Path, Path]:
+    """(data dir, out dir) of a tiny completion-only base trained by train.py, shared by the runs below."""
+    root = tmp_path_factory.mktemp("base")
+    data, base_dir = root / "data", root / "base"
     run(["train.py", *TINY, "--data-dir", str(data), "--out-dir", str(base_dir), "--max-iters", "200",
          "--eval-interval", "200", "--learning-rate", "1e-2"])
-    # rank, alpha and targets from the command line are the ones used
+    return data, base_dir
+
+
+def test_qlora_finetune_end_to_end(tiny_base, tmp_path):
+    from model import load_model, read_checkpoint
+    (data, base_dir), out = tiny_base, tmp_path / "qlora"
+    # rank, alpha, targets and scaling from the command line are the ones used
     run(["train.py", *TINY, "--instruct", "--data-dir", str(data), "--out-dir", str(out),
          "--init-from", str(base_dir / "ckpt.pt"), "--lora-rank", "4", "--lora-alpha", "8",
-         "--lora-targets", "wq,wk,wv,wo,w1,w2",
+         "--lora-targets", "wq,wk,wv,wo,w1,w2", "--lora-rslora",
          "--quantize", "nf4", "--double-quant", "--grad-checkpointing", "--max-iters", "60", "--eval-interval", "30",
          "--learning-rate", "3e-2"])
     curve = [loss for _, loss in sorted(train_losses(out).items())]
@@ -305,7 +313,7 @@ def test_qlora_finetune_end_to_end(tmp_path):
     per_layer = 4 * (2 * (dim + dim) + 2 * (dim + kv) + 2 * (dim + hidden))  # r * (in + out) for each target
     assert sum(t.numel() for t in adapter["adapter"].values()) == base.args.n_layers * per_layer
     assert adapter["config"] == {"targets": ["wq", "wk", "wv", "wo", "w1", "w2"], "r": 4, "alpha": 8.0, "dropout": 0.0,
-                                 "rslora": False, "quantize": "nf4", "blocksize": 64, "double_quant": True}
+                                 "rslora": True, "quantize": "nf4", "blocksize": 64, "double_quant": True}
 
     # the base is untouched outside the adapted layers; the merged checkpoint equals base + adapter
     merged = read_checkpoint(out / "ckpt.pt")["model"]
@@ -352,3 +360,42 @@ def test_lora_flags_are_validated(flags, message, capsys):
     with pytest.raises(SystemExit) as e:  # argparse's parser.error: one line on stderr, status 2
         parse_args(flags)
     assert e.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_qlora_run_resumes_exactly_after_kill(tiny_base, tmp_path):
+    """A killed adapter run, resumed, rebuilds the 4-bit base from --init-from and continues bit for bit."""
+    import json
+    import signal
+    import time
+    data, base_dir = tiny_base
+    common = ["train.py", *TINY, "--instruct", "--data-dir", str(data),
+              "--lora-rank", "4", "--lora-dropout", "0.1", "--quantize", "nf4", "--double-quant",
+              "--max-iters", "150", "--eval-interval", "10", "--learning-rate", "1e-2"]
+    ref, out = tmp_path / "ref", tmp_path / "killed"
+    base = ["--init-from", str(base_dir / "ckpt.pt")]
+    run([*common, *base, "--out-dir", str(ref)])
+
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, *common, *base, "--out-dir", str(out)], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    try:  # kill it hard once a checkpoint past step 20 exists, well before the end
+        while time.time() < deadline and proc.poll() is None:
+            log = out / "log.jsonl"
+            if log.exists() and any("val_loss" in line and json.loads(line)["step"] >= 30
+                                    for line in log.read_text().splitlines()):
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the run finished before it could be killed; make it longer"
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert max(train_losses(out)) < 150
+
+    run([*common, "--init-from", "resume", "--out-dir", str(out)])
+    got, want = train_losses(out), train_losses(ref)
+    assert sorted(got) == sorted(want) == list(range(1, 151))
+    for step in want:
+        assert abs(got[step] - want[step]) < 1e-6, f"step {step}: resumed {got[step]} vs uninterrupted {want[step]}"
+    assert torch.equal(torch.load(out / "adapter.pt", weights_only=True)["adapter"]["layers.0.attention.wq.lora_B"],
+                       torch.load(ref / "adapter.pt", weights_only=True)["adapter"]["layers.0.attention.wq.lora_B"])

@@ -109,8 +109,10 @@ def test_c_and_python_write_the_same_story(binaries, trained, one_thread, mode, 
         if len(tokens) >= 200:
             break
     assert len(tokens) >= 200, "no seed gave a 200-token story; train the test model longer"
+    generated = []
     python = "".join(generate_text(model, tokenizer, prompt, mode, temperature=t, top_k=k or None, top_p=top_p,
-                                   steps=0, seed=seed)) + "\n"  # sample.py ends with a newline too
+                                   steps=0, seed=seed, generated=generated)) + "\n"  # sample.py ends with a newline too
+    assert generated == tokens  # what sample.py's tok/s line counts
     c = run_c(binaries["run"], trained / "model.bin", "-m", mode, "-i", prompt, "-n", 0, "-t", t, "-k", k, "-p", p,
               "-s", seed).stdout
     assert c.decode() == python

@@ -73,7 +73,9 @@ def test_instruct_run_writes_every_artifact(data_dir, tmp_path):
 
 
 def test_resume_after_kill_reproduces_the_loss_curve(data_dir, tmp_path):
-    common = [*TINY, "--instruct", "--data-dir", str(data_dir), "--max-iters", "150", "--eval-interval", "10"]
+    # dropout on: the random masks after the resume must be the ones the uninterrupted run drew
+    common = [*TINY, "--instruct", "--data-dir", str(data_dir), "--max-iters", "150", "--eval-interval", "10",
+              "--dropout", "0.1"]
     ref = tmp_path / "ref"
     run(["train.py", *common, "--out-dir", str(ref)])
 
