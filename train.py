@@ -89,6 +89,7 @@ class TrainConfig:
     lora_dropout: float = 0.0
     lora_targets: str = "wq,wk,wv,wo,w1,w2,w3"
     lora_rslora: bool = False
+    lora_plus_ratio: float = 1.0
     quantize: str = "none"  # none | nf4 (QLoRA)
     double_quant: bool = False
     grad_checkpointing: bool = False
@@ -178,11 +179,16 @@ def set_rng_state(state: dict, device_type: str):
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, device_type: str) -> torch.optim.AdamW:
     # Weight decay on matrices only (embeddings included), not on norm gains: the usual GPT/Llama recipe.
-    params = [p for p in model.parameters() if p.requires_grad]
+    # LoRA+ (Hayou et al. 2024, arXiv:2402.12354): the B matrices learn lora_plus_ratio times faster than A.
+    params = {name: p for name, p in model.named_parameters() if p.requires_grad}
+    lora_b = [p for name, p in params.items() if name.endswith("lora_B")]
     groups = [
-        {"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
-        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+        {"params": [p for name, p in params.items() if p.dim() >= 2 and not name.endswith("lora_B")],
+         "weight_decay": cfg.weight_decay, "lr_scale": 1.0},
+        {"params": lora_b, "weight_decay": cfg.weight_decay, "lr_scale": cfg.lora_plus_ratio},
+        {"params": [p for p in params.values() if p.dim() < 2], "weight_decay": 0.0, "lr_scale": 1.0},
     ]
+    groups = [g for g in groups if g["params"]]
     # the fused kernel is ~10x faster than the per-tensor loop on CPU, and exists for cuda and mps too
     return torch.optim.AdamW(groups, lr=cfg.learning_rate, betas=(cfg.beta1, cfg.beta2),
                              fused=device_type in ("cpu", "cuda", "mps"))
@@ -360,7 +366,7 @@ def train(cfg: TrainConfig) -> dict:
     while step < cfg.max_iters:
         lr = learning_rate(step, cfg)
         for group in optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group.get("lr_scale", 1.0)  # checkpoints from before LoRA+ have no scale
 
         loss_sum = torch.zeros((), device=device)
         for micro in range(cfg.grad_accum):
@@ -459,6 +465,7 @@ HELP = {
     "lora_dropout": "dropout on the LoRA adapters' input",
     "lora_targets": "comma list of the linear layers that get adapters (wq,wk,wv,wo,w1,w2,w3)",
     "lora_rslora": "rank-stabilised LoRA: scale the update by alpha/sqrt(r) instead of alpha/r",
+    "lora_plus_ratio": "LoRA+: the adapters' B matrices get this many times the learning rate of A (1: plain LoRA)",
     "quantize": "none, or nf4: store the frozen base in 4-bit NormalFloat (QLoRA; needs --lora-rank)",
     "double_quant": "with --quantize nf4: quantize the block scales to 8 bits too (about 4.13 bits per weight)",
     "grad_checkpointing": "recompute each block's activations in the backward pass to save memory",
@@ -510,6 +517,8 @@ def validate(cfg: TrainConfig) -> str | None:
         return f"--vocab-size {cfg.vocab_size} does not fit uint16 shards (max 65536)"
     if cfg.device not in ("auto", "cpu", "cuda", "mps") and not cfg.device.startswith("cuda:"):
         return f"--device must be auto, cpu, cuda or mps, got {cfg.device}"
+    if cfg.lora_plus_ratio <= 0:
+        return "--lora-plus-ratio must be positive"
     if cfg.lora_rank < 0 or cfg.lora_alpha <= 0 or not 0.0 <= cfg.lora_dropout < 1.0:
         return "--lora-rank must not be negative, --lora-alpha must be positive and --lora-dropout in [0, 1)"
     if cfg.lora_rank > 0 and cfg.init_from == "scratch":

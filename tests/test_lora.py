@@ -77,6 +77,18 @@ def test_apply_lora_freezes_all_but_adapters_and_only_they_change():
     assert all(p.abs().sum() > 0 for n, p in lora_parameters(model).items() if n.endswith("lora_B"))
 
 
+def test_lora_plus_gives_b_matrices_a_larger_learning_rate():
+    from train import TrainConfig, make_optimizer
+    model = tiny_model()
+    apply_lora(model, "wq,w2", r=2, alpha=4)
+    optimizer = make_optimizer(model, TrainConfig(lora_plus_ratio=16.0), "cpu")
+    scale = {id(p): g["lr_scale"] for g in optimizer.param_groups for p in g["params"]}
+    adapters = lora_parameters(model)
+    assert len(scale) == len(adapters) == 8  # every adapter tensor is trained, nothing else
+    for name, p in adapters.items():
+        assert scale[id(p)] == (16.0 if name.endswith("lora_B") else 1.0), name
+
+
 def test_bad_targets_are_refused():
     with pytest.raises(ValueError, match="LoRA targets"):
         apply_lora(tiny_model(), "wq,attn")
