@@ -19,7 +19,7 @@ the first element in the high nibble, the odd-count padding, the 8-bit map for d
 matches bitsandbytes 0.50, which tests/test_lora.py uses as the reference. bitsandbytes is never called.
 
 Contents: NF4 code, quantize_nf4 / dequantize_nf4, dynamic_map / double_quantize, Linear4bit,
-LoRALinear, apply_lora, merged_model, adapter save/load, enable_grad_checkpointing.
+LoRALinear, LoRAEmbedding, apply_lora, merged_model, adapter save/load, enable_grad_checkpointing.
 """
 
 import copy
@@ -282,15 +282,65 @@ class LoRALinear(nn.Module):
         return f"r={self.r}, alpha={self.alpha}, scaling={self.scaling:.4g}, rslora={self.rslora}"
 
 
+class LoRAEmbedding(nn.Module):
+    """A token embedding E (vocab, dim) with a low-rank update: E' = E + scaling * (B A)^T.
+
+    Read as a linear map from one-hot tokens (vocab) to vectors (dim), this is LoRALinear's update, with
+    A (r, vocab) and B (dim, r). The init is the other way round from LoRALinear, as in peft: A starts at
+    zero and B Gaussian, because a one-hot input would make a Kaiming-scaled A tiny and B's first updates
+    vanish. In a model with tied weights the output classifier reads the same E' (TiedLoRAOutput), so
+    one adapter changes both how tokens are read and how they are scored.
+    """
+
+    def __init__(self, base: nn.Embedding, r: int, alpha: float, rslora: bool = False):
+        super().__init__()
+        if r <= 0:
+            raise ValueError(f"LoRA rank must be positive, got {r}")
+        self.base, self.r, self.alpha, self.rslora = base, r, alpha, rslora
+        self.scaling = alpha / math.sqrt(r) if rslora else alpha / r
+        self.lora_A = nn.Parameter(torch.zeros(r, base.num_embeddings))
+        self.lora_B = nn.Parameter(torch.randn(base.embedding_dim, r))
+
+    def delta_weight(self) -> Tensor:
+        """scaling * (B A)^T, (vocab, dim): what merging adds to the embedding."""
+        return self.scaling * (self.lora_B @ self.lora_A).T
+
+    def merged_weight(self) -> Tensor:
+        return self.base.weight.float() + self.delta_weight().float()
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        # rows of A^T for the tokens, (..., r), then B: the update's rows without building (vocab, dim)
+        return self.base(tokens) + self.scaling * F.linear(F.embedding(tokens, self.lora_A.T), self.lora_B)
+
+    def unembed(self, h: Tensor) -> Tensor:
+        """Logits h E'^T, (..., vocab), for a tied output classifier."""
+        return F.linear(h, self.base.weight) + self.scaling * F.linear(F.linear(h, self.lora_B.T), self.lora_A.T)
+
+    def extra_repr(self) -> str:
+        return f"r={self.r}, alpha={self.alpha}, scaling={self.scaling:.4g}, rslora={self.rslora}"
+
+
+class TiedLoRAOutput(nn.Module):
+    """The output classifier of a tied model whose embedding carries a LoRA update: logits = h E'^T."""
+
+    def __init__(self, embedding: LoRAEmbedding):
+        super().__init__()
+        self.embedding = [embedding]  # in a list, so it is not registered twice: its tensors live in tok_embeddings
+
+    def forward(self, h: Tensor) -> Tensor:
+        return self.embedding[0].unembed(h)
+
+
 # ----------------------------------------------------------------------------------------------------------
 # whole models
 
 def parse_targets(targets) -> tuple[str, ...]:
     """"wq,wv" or ["wq", "wv"] -> ("wq", "wv"); ValueError for names that are not linear layers here."""
     names = tuple(t.strip() for t in targets.split(",") if t.strip()) if isinstance(targets, str) else tuple(targets)
-    unknown = [t for t in names if t not in LORA_TARGETS + ("output",)]
+    unknown = [t for t in names if t not in LORA_TARGETS + ("tok_embeddings", "output")]
     if unknown or not names:
-        raise ValueError(f"LoRA targets must be a comma list of {','.join(LORA_TARGETS)} (and output), got {targets!r}")
+        raise ValueError(f"LoRA targets must be a comma list of {','.join(LORA_TARGETS)} (and tok_embeddings, "
+                         f"output), got {targets!r}")
     return names
 
 
@@ -304,14 +354,16 @@ def apply_lora(model: Transformer, targets=LORA_TARGETS, r: int = 8, alpha: floa
                double_quant: bool = False) -> list[str]:
     """Freeze the model and wrap every nn.Linear named in targets with a LoRALinear, in place.
 
-    quantize="nf4" first replaces those linears by Linear4bit (QLoRA). Embeddings, norms and untargeted
-    linears stay frozen in float. Returns the wrapped module names (e.g. "layers.0.attention.wq")."""
+    quantize="nf4" first replaces those linears by Linear4bit (QLoRA). "tok_embeddings" in targets wraps the
+    embedding in a LoRAEmbedding (never quantized); in a tied model the output classifier then reads the
+    adapted embedding too. Norms and untargeted layers stay frozen in float. Returns the wrapped module
+    names (e.g. "layers.0.attention.wq")."""
     targets = parse_targets(targets)
     if quantize not in ("none", "nf4"):
         raise ValueError(f"quantize must be none or nf4, got {quantize!r}")
     if "output" in targets and model.args.tie_embeddings:
-        raise ValueError("LoRA on the output classifier would untie it from the token embedding; "
-                         "leave output out of the targets for a tied model")
+        raise ValueError("LoRA on the output classifier would untie it from the token embedding; for a tied "
+                         "model target tok_embeddings, which adapts both")
     for p in model.parameters():
         p.requires_grad_(False)
     names = [name for name, m in model.named_modules()
@@ -321,6 +373,11 @@ def apply_lora(model: Transformer, targets=LORA_TARGETS, r: int = 8, alpha: floa
         if quantize == "nf4" and name != "output":
             base = Linear4bit(base, blocksize, double_quant)
         _replace(model, name, LoRALinear(base, r, alpha, dropout, rslora))
+    if "tok_embeddings" in targets:
+        model.tok_embeddings = LoRAEmbedding(model.tok_embeddings, r, alpha, rslora)
+        if model.args.tie_embeddings:
+            model.output = TiedLoRAOutput(model.tok_embeddings)
+        names.append("tok_embeddings")
     model.lora_config = dict(targets=list(targets), r=r, alpha=alpha, dropout=dropout, rslora=rslora,
                              quantize=quantize, blocksize=blocksize, double_quant=double_quant)
     return names
@@ -351,6 +408,13 @@ def merged_model(model: Transformer) -> Transformer:
             if base.bias is not None:
                 linear.bias.copy_(base.bias)
             _replace(plain, name, linear)
+    if isinstance(plain.tok_embeddings, LoRAEmbedding):
+        embedding = nn.utils.skip_init(nn.Embedding, *plain.tok_embeddings.base.weight.shape)
+        embedding.weight.copy_(plain.tok_embeddings.merged_weight())
+        plain.tok_embeddings = embedding
+        if plain.args.tie_embeddings:  # tied again: the classifier shares the merged embedding
+            plain.output = nn.utils.skip_init(nn.Linear, plain.args.dim, plain.args.vocab_size, bias=False)
+            plain.output.weight = plain.tok_embeddings.weight
     plain.__dict__.pop("lora_config", None)
     for p in plain.parameters():
         p.requires_grad_(True)

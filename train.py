@@ -463,7 +463,8 @@ HELP = {
     "lora_rank": "LoRA rank r: train adapters on a frozen --init-from base (0: fine-tune every weight)",
     "lora_alpha": "LoRA alpha: the update is scaled by alpha/r",
     "lora_dropout": "dropout on the LoRA adapters' input",
-    "lora_targets": "comma list of the linear layers that get adapters (wq,wk,wv,wo,w1,w2,w3)",
+    "lora_targets": "comma list of the layers that get adapters: wq,wk,wv,wo,w1,w2,w3, and tok_embeddings "
+                    "(with tied weights it adapts the output classifier too)",
     "lora_rslora": "rank-stabilised LoRA: scale the update by alpha/sqrt(r) instead of alpha/r",
     "lora_plus_ratio": "LoRA+: the adapters' B matrices get this many times the learning rate of A (1: plain LoRA)",
     "quantize": "none, or nf4: store the frozen base in 4-bit NormalFloat (QLoRA; needs --lora-rank)",

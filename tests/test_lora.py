@@ -77,6 +77,38 @@ def test_apply_lora_freezes_all_but_adapters_and_only_they_change():
     assert all(p.abs().sum() > 0 for n, p in lora_parameters(model).items() if n.endswith("lora_B"))
 
 
+@pytest.mark.parametrize("tied", [True, False])
+def test_embedding_adapter_reads_and_scores_tokens_and_merges_exactly(tied):
+    from lora import LoRAEmbedding, merged_model
+    model = tiny_model(tie_embeddings=tied)
+    tokens = torch.randint(0, 64, (2, 16))
+    with torch.no_grad():
+        before = model(tokens)[0]
+    targets = "wq,tok_embeddings" if tied else "wq,tok_embeddings,output"
+    apply_lora(model, targets, r=4, alpha=8)
+    with torch.no_grad():
+        assert torch.equal(model(tokens)[0], before)  # A = 0 (embedding), B = 0 (linears): the base exactly
+    _, loss = model(tokens[:, :-1], tokens[:, 1:])
+    loss.backward()
+    embedding = model.tok_embeddings
+    assert isinstance(embedding, LoRAEmbedding) and embedding.lora_A.grad.abs().sum() > 0
+    assert set(lora_parameters(model)) == {n for n, p in model.named_parameters() if p.requires_grad}
+
+    with torch.no_grad():
+        for p in lora_parameters(model).values():
+            p.normal_(std=0.1)
+        E = embedding.base.weight.clone()
+        want_E = E + 2.0 * (embedding.lora_B @ embedding.lora_A).T  # scaling = alpha / r = 2
+        h = torch.randn(3, 32)
+        torch.testing.assert_close(embedding(tokens), want_E[tokens], rtol=0, atol=1e-5)
+        if tied:  # the classifier scores with the adapted embedding
+            torch.testing.assert_close(model.output(h), h @ want_E.T, rtol=0, atol=1e-5)
+        plain = merged_model(model)
+        torch.testing.assert_close(plain.tok_embeddings.weight, want_E, rtol=0, atol=1e-6)
+        assert (plain.output.weight is plain.tok_embeddings.weight) == tied
+        torch.testing.assert_close(plain(tokens)[0], model(tokens)[0], rtol=0, atol=1e-5)
+
+
 def test_lora_plus_gives_b_matrices_a_larger_learning_rate():
     from train import TrainConfig, make_optimizer
     model = tiny_model()
