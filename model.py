@@ -307,7 +307,7 @@ class Transformer(nn.Module):
 
     def setup_cache(self, batch_size: int, device=None, dtype=None):
         """Allocate each layer's K/V cache, (batch_size, n_kv_heads, max_seq_len, head_dim), zero-filled."""
-        weight = self.tok_embeddings.weight
+        weight = self.norm.weight  # device and dtype of the model (the embedding may be wrapped by an adapter)
         shape = (batch_size, self.args.n_kv_heads, self.args.max_seq_len, self.args.head_dim)
         for layer in self.layers:
             layer.attention.cache_k = torch.zeros(shape, device=device or weight.device, dtype=dtype or weight.dtype)
@@ -335,7 +335,7 @@ class Transformer(nn.Module):
     @torch.no_grad()
     def _decode(self, prompt, max_new_tokens, sampler: Sampler, stop_tokens) -> Iterator[int]:
         was_training = self.training
-        device = self.tok_embeddings.weight.device
+        device = self.norm.weight.device
         self.eval()
         self.setup_cache(1, device=device)
         try:

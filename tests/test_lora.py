@@ -344,7 +344,7 @@ def test_qlora_finetune_end_to_end(tiny_base, tmp_path):
     # rank, alpha, targets and scaling from the command line are the ones used
     run(["train.py", *TINY, "--instruct", "--data-dir", str(data), "--out-dir", str(out),
          "--init-from", str(base_dir / "ckpt.pt"), "--lora-rank", "4", "--lora-alpha", "8",
-         "--lora-targets", "wq,wk,wv,wo,w1,w2", "--lora-rslora",
+         "--lora-targets", "wq,wk,wv,wo,w1,w2,tok_embeddings", "--lora-rslora",
          "--quantize", "nf4", "--double-quant", "--grad-checkpointing", "--max-iters", "60", "--eval-interval", "30",
          "--learning-rate", "3e-2"])
     curve = [loss for _, loss in sorted(train_losses(out).items())]
@@ -355,14 +355,16 @@ def test_qlora_finetune_end_to_end(tiny_base, tmp_path):
     hidden, dim = base.args.hidden_dim, base.args.dim
     kv = base.args.n_kv_heads * base.args.head_dim
     per_layer = 4 * (2 * (dim + dim) + 2 * (dim + kv) + 2 * (dim + hidden))  # r * (in + out) for each target
-    assert sum(t.numel() for t in adapter["adapter"].values()) == base.args.n_layers * per_layer
-    assert adapter["config"] == {"targets": ["wq", "wk", "wv", "wo", "w1", "w2"], "r": 4, "alpha": 8.0, "dropout": 0.0,
-                                 "rslora": True, "quantize": "nf4", "blocksize": 64, "double_quant": True}
+    embedding = 4 * (base.args.vocab_size + dim)
+    assert sum(t.numel() for t in adapter["adapter"].values()) == base.args.n_layers * per_layer + embedding
+    assert adapter["config"] == {"targets": ["wq", "wk", "wv", "wo", "w1", "w2", "tok_embeddings"], "r": 4,
+                                 "alpha": 8.0, "dropout": 0.0, "rslora": True, "quantize": "nf4", "blocksize": 64, "double_quant": True}
 
     # the base is untouched outside the adapted layers; the merged checkpoint equals base + adapter
     merged = read_checkpoint(out / "ckpt.pt")["model"]
     for name, tensor in base.state_dict().items():
-        if not name.endswith(("wq.weight", "wk.weight", "wv.weight", "wo.weight", "w1.weight", "w2.weight")):
+        if not name.endswith(("wq.weight", "wk.weight", "wv.weight", "wo.weight", "w1.weight", "w2.weight",
+                              "tok_embeddings.weight", "output.weight")):
             assert torch.equal(merged[name], tensor), name
     adapted, _ = load_model(base_dir / "ckpt.pt")
     load_adapter(adapted, out / "adapter.pt", base_identity(adapted.state_dict()))
