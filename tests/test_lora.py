@@ -87,11 +87,11 @@ def test_embedding_adapter_reads_and_scores_tokens_and_merges_exactly(tied):
     targets = "wq,tok_embeddings" if tied else "wq,tok_embeddings,output"
     apply_lora(model, targets, r=4, alpha=8)
     with torch.no_grad():
-        assert torch.equal(model(tokens)[0], before)  # A = 0 (embedding), B = 0 (linears): the base exactly
+        assert torch.equal(model(tokens)[0], before)  # B = 0: the base exactly
     _, loss = model(tokens[:, :-1], tokens[:, 1:])
     loss.backward()
     embedding = model.tok_embeddings
-    assert isinstance(embedding, LoRAEmbedding) and embedding.lora_A.grad.abs().sum() > 0
+    assert isinstance(embedding, LoRAEmbedding) and embedding.lora_B.grad.abs().sum() > 0
     assert set(lora_parameters(model)) == {n for n, p in model.named_parameters() if p.requires_grad}
 
     with torch.no_grad():
