@@ -301,8 +301,11 @@ def train(cfg: TrainConfig) -> dict:
         model.load_state_dict(checkpoint["model"])
         if cfg.lora_rank > 0 and not resume:
             identity = base_identity(checkpoint["model"])
-            apply_lora(model, cfg.lora_targets, cfg.lora_rank, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_rslora,
-                       quantize=cfg.quantize, double_quant=cfg.double_quant)
+            try:
+                apply_lora(model, cfg.lora_targets, cfg.lora_rank, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_rslora,
+                           quantize=cfg.quantize, double_quant=cfg.double_quant)
+            except ValueError as e:  # targets this base cannot take (output of a tied model)
+                raise CheckpointError(f"--lora-targets {cfg.lora_targets} on {cfg.init_from}: {e}") from None
             lora_run = {"base": str(Path(cfg.init_from).resolve()), "base_identity": identity, "config": model.lora_config}
     if cfg.grad_checkpointing:
         enable_grad_checkpointing(model)

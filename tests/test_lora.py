@@ -397,6 +397,7 @@ def test_linear4bit_gradient_reaches_the_input_only():
 @pytest.mark.parametrize("flags, message", [
     (["--lora-rank", "4"], "--init-from PATH"),
     (["--init-from", "x.pt", "--quantize", "nf4"], "set --lora-rank"),
+    (["--init-from", "x.pt", "--lora-rank", "4", "--lora-plus-ratio", "0"], "--lora-plus-ratio must be positive"),
     (["--init-from", "x.pt", "--lora-rank", "4", "--double-quant"], "--double-quant applies to --quantize nf4"),
     (["--init-from", "x.pt", "--lora-rank", "4", "--lora-targets", "wq,attn"], "--lora-targets"),
     (["--init-from", "x.pt", "--lora-rank", "4", "--quantize", "nf8"], "--quantize must be none or nf4"),
@@ -406,6 +407,16 @@ def test_lora_flags_are_validated(flags, message, capsys):
     with pytest.raises(SystemExit) as e:  # argparse's parser.error: one line on stderr, status 2
         parse_args(flags)
     assert e.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_adapting_the_classifier_of_a_tied_base_is_refused_in_one_line(tiny_base, tmp_path):
+    data, base_dir = tiny_base
+    result = run(["train.py", *TINY, "--instruct", "--data-dir", str(data), "--init-from", str(base_dir / "ckpt.pt"),
+                  "--lora-rank", "4", "--lora-targets", "wq,output", "--max-iters", "2", "--out-dir", str(tmp_path)],
+                 check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error: --lora-targets wq,output")
+    assert "target tok_embeddings" in result.stderr
 
 
 def test_qlora_run_resumes_exactly_after_kill(tiny_base, tmp_path):
