@@ -419,6 +419,22 @@ def test_adapting_the_classifier_of_a_tied_base_is_refused_in_one_line(tiny_base
     assert "target tok_embeddings" in result.stderr
 
 
+def test_qlora_under_torchrun_matches_one_process(tiny_base, tmp_path):
+    """Two processes of batch 4 equal one process of 2 x 4 with gradient accumulation: DDP averages only the
+    adapters' gradients, and every rank rebuilds the same 4-bit base."""
+    data, base_dir = tiny_base
+    common = ["train.py", *TINY, "--instruct", "--data-dir", str(data), "--init-from", str(base_dir / "ckpt.pt"),
+              "--lora-rank", "4", "--lora-targets", "wq,wk,wv,wo,w1,w2,w3,tok_embeddings", "--quantize", "nf4",
+              "--double-quant", "--batch-size", "4", "--max-iters", "8", "--eval-interval", "4"]
+    run([*common, "--grad-accum", "2", "--out-dir", str(tmp_path / "one")])
+    run(["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", *common, "--grad-accum", "1",
+         "--out-dir", str(tmp_path / "two")])
+    one, two = train_losses(tmp_path / "one"), train_losses(tmp_path / "two")
+    assert sorted(one) == sorted(two) == list(range(1, 9))
+    for step in one:
+        assert two[step] == pytest.approx(one[step], rel=1e-4, abs=1e-5), step
+
+
 def test_qlora_run_resumes_exactly_after_kill(tiny_base, tmp_path):
     """A killed adapter run, resumed, rebuilds the 4-bit base from --init-from and continues bit for bit."""
     import json
