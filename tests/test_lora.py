@@ -435,11 +435,8 @@ def test_qlora_under_torchrun_matches_one_process(tiny_base, tmp_path):
         assert two[step] == pytest.approx(one[step], rel=1e-4, abs=1e-5), step
 
 
-def test_qlora_run_resumes_exactly_after_kill(tiny_base, tmp_path):
+def test_qlora_run_resumes_exactly_after_kill(tiny_base, tmp_path, kill_train_run):
     """A killed adapter run, resumed, rebuilds the 4-bit base from --init-from and continues bit for bit."""
-    import json
-    import signal
-    import time
     data, base_dir = tiny_base
     common = ["train.py", *TINY, "--instruct", "--data-dir", str(data),
               "--lora-rank", "4", "--lora-dropout", "0.1", "--quantize", "nf4", "--double-quant",
@@ -448,21 +445,7 @@ def test_qlora_run_resumes_exactly_after_kill(tiny_base, tmp_path):
     base = ["--init-from", str(base_dir / "ckpt.pt")]
     run([*common, *base, "--out-dir", str(ref)])
 
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, *common, *base, "--out-dir", str(out)], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    try:  # kill it hard once a checkpoint past step 20 exists, well before the end
-        while time.time() < deadline and proc.poll() is None:
-            log = out / "log.jsonl"
-            if log.exists() and any("val_loss" in line and json.loads(line)["step"] >= 30
-                                    for line in log.read_text().splitlines()):
-                break
-            time.sleep(0.05)
-        assert proc.poll() is None, "the run finished before it could be killed; make it longer"
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait()
+    kill_train_run([*common, *base], out)
     assert max(train_losses(out)) < 150
 
     run([*common, "--init-from", "resume", "--out-dir", str(out)])

@@ -2,10 +2,8 @@
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -72,7 +70,7 @@ def test_instruct_run_writes_every_artifact(data_dir, tmp_path):
     assert "instruction following on 3 held-out prompts" in res.stdout
 
 
-def test_resume_after_kill_reproduces_the_loss_curve(data_dir, tmp_path):
+def test_resume_after_kill_reproduces_the_loss_curve(data_dir, tmp_path, kill_train_run):
     # dropout on: the random masks after the resume must be the ones the uninterrupted run drew
     common = [*TINY, "--instruct", "--data-dir", str(data_dir), "--max-iters", "150", "--eval-interval", "10",
               "--dropout", "0.1"]
@@ -80,20 +78,7 @@ def test_resume_after_kill_reproduces_the_loss_curve(data_dir, tmp_path):
     run(["train.py", *common, "--out-dir", str(ref)])
 
     out = tmp_path / "killed"
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "train.py", *common, "--out-dir", str(out)], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    try:  # kill it hard once a checkpoint past step 20 exists, well before the end
-        while time.time() < deadline and proc.poll() is None:
-            log = out / "log.jsonl"
-            if log.exists() and any(json.loads(l).get("step", 0) >= 30 and "val_loss" in l for l in log.read_text().splitlines()):
-                break
-            time.sleep(0.05)
-        assert proc.poll() is None, "the run finished before it could be killed; make it longer"
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait()
+    kill_train_run(["train.py", *common], out)
     killed_at = max(losses(out))
     assert killed_at < 150
 
