@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from model import (LLAMA2C_LIMITS, LLAMA2C_VERSION_MAGIC, CheckpointError, ModelArgs, Transformer,
-                   export_llama2c, load_llama2c)
+                   export_llama2c, layer_shapes, load_llama2c)
 
 HEADER_BYTES = 256
 MAGIC = b"tsll"  # "tinystories llama"
@@ -67,19 +67,12 @@ def layout_v1(args: ModelArgs) -> list[tuple[str, tuple[int, ...]]]:
 def layout_ours(args: ModelArgs) -> list[tuple[str, tuple[int, ...]]]:
     """(state_dict name, shape) of every array in our format, in file order: layer by layer, with wq, wk,
     wv adjacent (run.c reads them as one matrix that yields q, k and v) and likewise w1, w3."""
-    kv_dim = args.n_kv_heads * args.head_dim
+    shapes = layer_shapes(args)
+    order = ["attention_norm", "attention.wq", "attention.wk", "attention.wv", "attention.wo",
+             "ffn_norm", "feed_forward.w1", "feed_forward.w3", "feed_forward.w2"]
     layout = [("tok_embeddings.weight", (args.vocab_size, args.dim))]
     for i in range(args.n_layers):
-        layout += [(f"layers.{i}.{name}", shape) for name, shape in [
-            ("attention_norm.weight", (args.dim,)),
-            ("attention.wq.weight", (args.dim, args.dim)),
-            ("attention.wk.weight", (kv_dim, args.dim)),
-            ("attention.wv.weight", (kv_dim, args.dim)),
-            ("attention.wo.weight", (args.dim, args.dim)),
-            ("ffn_norm.weight", (args.dim,)),
-            ("feed_forward.w1.weight", (args.hidden_dim, args.dim)),
-            ("feed_forward.w3.weight", (args.hidden_dim, args.dim)),
-            ("feed_forward.w2.weight", (args.dim, args.hidden_dim))]]
+        layout += [(f"layers.{i}.{name}.weight", shapes[f"{name}.weight"]) for name in order]
     layout.append(("norm.weight", (args.dim,)))
     if not args.tie_embeddings:
         layout.append(("output.weight", (args.vocab_size, args.dim)))

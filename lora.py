@@ -25,13 +25,12 @@ LoRALinear, LoRAEmbedding, apply_lora, merged_model, adapter save/load, enable_g
 import copy
 import hashlib
 import math
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from model import CheckpointError, Transformer, atomic_torch_save
+from model import CheckpointError, Transformer, atomic_torch_save, load_torch_file
 
 LORA_TARGETS = ("wq", "wk", "wv", "wo", "w1", "w2", "w3")  # attention and feed-forward projections
 ADAPTER_FORMAT = "llama-lora-adapter"
@@ -218,6 +217,13 @@ class Linear4bit(nn.Module):
                 f"blocksize={self.blocksize}, double_quant={self.double_quant}")
 
 
+def lora_scaling(r: int, alpha: float, rslora: bool) -> float:
+    """alpha / r (Hu et al. 2021, sec. 4.1), or alpha / sqrt(r) for rsLoRA (Kalajdzievski 2023)."""
+    if r <= 0:
+        raise ValueError(f"LoRA rank must be positive, got {r}")
+    return alpha / math.sqrt(r) if rslora else alpha / r
+
+
 class LoRALinear(nn.Module):
     """y = base(x) + scaling * B A dropout(x), with A (r, in) and B (out, r) trainable and base frozen.
 
@@ -228,10 +234,8 @@ class LoRALinear(nn.Module):
 
     def __init__(self, base: nn.Module, r: int, alpha: float, dropout: float = 0.0, rslora: bool = False):
         super().__init__()
-        if r <= 0:
-            raise ValueError(f"LoRA rank must be positive, got {r}")
         self.base, self.r, self.alpha, self.rslora = base, r, alpha, rslora
-        self.scaling = alpha / math.sqrt(r) if rslora else alpha / r
+        self.scaling = lora_scaling(r, alpha, rslora)
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         # A like an nn.Linear's default init (Kaiming-uniform), B zero: the update B A starts at exactly 0
         self.lora_A = nn.Parameter(torch.empty(r, base.in_features))
@@ -295,10 +299,8 @@ class LoRAEmbedding(nn.Module):
 
     def __init__(self, base: nn.Embedding, r: int, alpha: float, rslora: bool = False):
         super().__init__()
-        if r <= 0:
-            raise ValueError(f"LoRA rank must be positive, got {r}")
         self.base, self.r, self.alpha, self.rslora = base, r, alpha, rslora
-        self.scaling = alpha / math.sqrt(r) if rslora else alpha / r
+        self.scaling = lora_scaling(r, alpha, rslora)
         self.lora_A = nn.Parameter(torch.empty(r, base.num_embeddings))
         self.lora_B = nn.Parameter(torch.zeros(base.embedding_dim, r))
         nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))
@@ -444,13 +446,7 @@ def save_adapter(path, model: Transformer, identity: str, **extra):
 
 
 def read_adapter(path) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such adapter file")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise CheckpointError(f"{path}: not a readable adapter file ({type(e).__name__})") from None
+    state = load_torch_file(path, "adapter")
     if not isinstance(state, dict) or state.get("format") != ADAPTER_FORMAT:
         raise CheckpointError(f"{path}: not an adapter written by train.py --lora-rank")
     return state

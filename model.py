@@ -371,19 +371,24 @@ LLAMA2C_LIMITS = {"dim": 1 << 16, "hidden_dim": 1 << 20, "n_layers": 1 << 10, "n
                   "n_kv_heads": 1 << 12, "vocab_size": 1 << 24, "max_seq_len": 1 << 24}
 
 
+def layer_shapes(args: ModelArgs) -> dict[str, tuple[int, ...]]:
+    """Shape of every weight in one block, by its name under layers.<i>. (the file layouts order them)."""
+    kv_dim = args.n_kv_heads * args.head_dim
+    return {"attention_norm.weight": (args.dim,),
+            "attention.wq.weight": (args.dim, args.dim),
+            "attention.wk.weight": (kv_dim, args.dim),
+            "attention.wv.weight": (kv_dim, args.dim),
+            "attention.wo.weight": (args.dim, args.dim),
+            "ffn_norm.weight": (args.dim,),
+            "feed_forward.w1.weight": (args.hidden_dim, args.dim),
+            "feed_forward.w2.weight": (args.dim, args.hidden_dim),
+            "feed_forward.w3.weight": (args.hidden_dim, args.dim)}
+
+
 def llama2c_layout(args: ModelArgs) -> list[tuple[str, tuple[int, ...]]]:
     """(name, shape) of every float32 array in a legacy file, in file order. Names are state_dict keys,
     except freqs_cos and freqs_sin, which llama2.c stores but computes from the shape."""
-    kv_dim = args.n_kv_heads * args.head_dim
-    per_layer = [("attention_norm.weight", (args.dim,)),
-                 ("attention.wq.weight", (args.dim, args.dim)),
-                 ("attention.wk.weight", (kv_dim, args.dim)),
-                 ("attention.wv.weight", (kv_dim, args.dim)),
-                 ("attention.wo.weight", (args.dim, args.dim)),
-                 ("ffn_norm.weight", (args.dim,)),
-                 ("feed_forward.w1.weight", (args.hidden_dim, args.dim)),
-                 ("feed_forward.w2.weight", (args.dim, args.hidden_dim)),
-                 ("feed_forward.w3.weight", (args.hidden_dim, args.dim))]
+    per_layer = layer_shapes(args).items()  # llama2.c's order: each weight for all layers, then the next
     layout = [("tok_embeddings.weight", (args.vocab_size, args.dim))]
     layout += [(f"layers.{i}.{name}", shape) for name, shape in per_layer for i in range(args.n_layers)]
     layout += [("norm.weight", (args.dim,)),
@@ -493,15 +498,20 @@ def save_checkpoint(path, model: Transformer, **extra):
     atomic_torch_save({"model_args": dataclasses.asdict(model.args), "model": model.state_dict(), **extra}, path)
 
 
-def read_checkpoint(path) -> dict:
-    """The dict save_checkpoint wrote, on the CPU; CheckpointError for a missing or unreadable file."""
+def load_torch_file(path, what: str, weights_only: bool = True):
+    """torch.load onto the CPU; CheckpointError naming `what` for a missing or unreadable file."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint file")
+        raise CheckpointError(f"{path}: no such {what} file")
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:  # torch raises many kinds for a corrupt zip/pickle; all mean "not a checkpoint"
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(e).__name__})") from None
+        return torch.load(path, map_location="cpu", weights_only=weights_only)
+    except Exception as e:  # torch raises many kinds for a corrupt zip/pickle; all mean "not that file"
+        raise CheckpointError(f"{path}: not a readable {what} file ({type(e).__name__})") from None
+
+
+def read_checkpoint(path) -> dict:
+    """The dict save_checkpoint wrote, on the CPU; CheckpointError for a missing or unreadable file."""
+    checkpoint = load_torch_file(path, "checkpoint", weights_only=False)
     if not isinstance(checkpoint, dict) or "model_args" not in checkpoint or "model" not in checkpoint:
         raise CheckpointError(f"{path}: not a checkpoint written by train.py (no model_args/model)")
     return checkpoint

@@ -180,15 +180,13 @@ def set_rng_state(state: dict, device_type: str):
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, device_type: str) -> torch.optim.AdamW:
     # Weight decay on matrices only (embeddings included), not on norm gains: the usual GPT/Llama recipe.
     # LoRA+ (Hayou et al. 2024, arXiv:2402.12354): the B matrices learn lora_plus_ratio times faster than A.
-    params = {name: p for name, p in model.named_parameters() if p.requires_grad}
-    lora_b = [p for name, p in params.items() if name.endswith("lora_B")]
-    groups = [
-        {"params": [p for name, p in params.items() if p.dim() >= 2 and not name.endswith("lora_B")],
-         "weight_decay": cfg.weight_decay, "lr_scale": 1.0},
-        {"params": lora_b, "weight_decay": cfg.weight_decay, "lr_scale": cfg.lora_plus_ratio},
-        {"params": [p for p in params.values() if p.dim() < 2], "weight_decay": 0.0, "lr_scale": 1.0},
-    ]
-    groups = [g for g in groups if g["params"]]
+    by_setting = {}  # (weight decay, lr scale) -> parameters
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            setting = (cfg.weight_decay if p.dim() >= 2 else 0.0,
+                       cfg.lora_plus_ratio if name.endswith("lora_B") else 1.0)
+            by_setting.setdefault(setting, []).append(p)
+    groups = [{"params": ps, "weight_decay": wd, "lr_scale": scale} for (wd, scale), ps in by_setting.items()]
     # the fused kernel is ~10x faster than the per-tensor loop on CPU, and exists for cuda and mps too
     return torch.optim.AdamW(groups, lr=cfg.learning_rate, betas=(cfg.beta1, cfg.beta2),
                              fused=device_type in ("cpu", "cuda", "mps"))
