@@ -34,17 +34,33 @@
 #include <unistd.h>
 
 /* ----------------------------------------------------------------------------------------------------
- * Errors: every failure a user can cause ends here with one line on stderr and exit status 1. */
+ * Errors: every failure a user can cause ends here with one line on stderr. The exit status is 2 for a bad
+ * command line (usage_error, the status Python's argparse uses) and 1 for everything else (die): files,
+ * their contents, the prompt. */
 
-static void die(const char *fmt, ...) {
-    va_list args;
-    va_start(args, fmt);
+enum { EXIT_USAGE = 2 };
+
+static void report_error(const char *fmt, va_list args) {
     fflush(stdout);
     fputs("error: ", stderr);
     vfprintf(stderr, fmt, args);
     fputc('\n', stderr);
+}
+
+static void die(const char *fmt, ...) {
+    va_list args;
+    va_start(args, fmt);
+    report_error(fmt, args);
     va_end(args);
     exit(EXIT_FAILURE);
+}
+
+static void usage_error(const char *fmt, ...) {
+    va_list args;
+    va_start(args, fmt);
+    report_error(fmt, args);
+    va_end(args);
+    exit(EXIT_USAGE);
 }
 
 static void *checked_calloc(size_t count, size_t size, const char *what) {
@@ -80,7 +96,7 @@ static double now_seconds(void) {
  * 2 MiB pages where the OS offers them: streaming all the weights for every token then costs far fewer TLB
  * misses than reading them from the page cache's 4 KiB pages (about 10% faster at 110M, docs/run.md). */
 
-enum { HEADER_BYTES = 256, LEGACY_HEADER_BYTES = 7 * 4 };
+enum { HEADER_BYTES = 256, LEGACY_HEADER_BYTES = 7 * 4, SHA256_BYTES = 32 };
 #define LLAMA2C_MAGIC 0x616b3432u   /* "ak42" as a little-endian uint32 */
 static const char MODEL_MAGIC[4] = {'t', 's', 'l', 'l'};
 enum { OUR_VERSION_FP32 = 1 };
@@ -97,6 +113,7 @@ typedef struct {
     Mode mode;                 /* what the model was trained for: the default -m */
     int bos_id, eos_id;
     int tokenizer_flags;       /* TOKENIZER_* bits; -1 when the file does not say */
+    unsigned char tokenizer_identity[SHA256_BYTES];  /* sha256 of the tokenizer's .model; zeros = not recorded */
     Format format;
 } Config;
 
@@ -184,6 +201,7 @@ static size_t parse_header(const unsigned char *h, size_t file_bytes, const char
         c->eos_id = read_i32(h + 44);
         c->rope_theta = read_f32(h + 48);
         c->norm_eps = read_f32(h + 52);
+        memcpy(c->tokenizer_identity, h + 56, SHA256_BYTES);
     } else if (file_bytes >= 8 && read_u32(h) == LLAMA2C_MAGIC) {
         int version = read_i32(h + 4);
         if (version == 2)
@@ -529,8 +547,14 @@ static long utf8_first_invalid(const char *s, size_t len) {
 
 /* ----------------------------------------------------------------------------------------------------
  * The tokenizer: llama2.c's tokenizer.bin (int32 max piece length, then per id: float32 score, int32 byte
- * length, the bytes). Pieces spell SentencePiece's whitespace mark as ' ', so the normalized text below
- * does too. */
+ * length, the bytes), which ours follow with an identity trailer. Pieces spell SentencePiece's whitespace
+ * mark as ' ', so the normalized text below does too. */
+
+/* The trailer tokenizer.py's export writes after the last piece: "tsid", then the sha256 of the .model the
+ * pieces came from, the identity our model header records. It sits where a piece's float32 score would, and
+ * as a float "tsid" is +1.7e22, while SentencePiece's scores are never positive: no piece starts like it. */
+static const char TOKENIZER_TRAILER_MAGIC[4] = {'t', 's', 'i', 'd'};
+enum { TOKENIZER_TRAILER_BYTES = 4 + SHA256_BYTES };
 
 typedef struct {
     const char *str;
@@ -550,6 +574,7 @@ typedef struct {
     int *byte_of;          /* (vocab_size,) the byte a byte-fallback piece stands for, or -1 */
     int unk_id, bos_id, eos_id;
     int add_dummy_prefix, remove_extra_whitespaces;  /* SentencePiece's normalizer settings */
+    unsigned char identity[SHA256_BYTES];  /* from the trailer: sha256 of the .model; zeros = no trailer */
 } Tokenizer;
 
 static int compare_pieces(const char *a, int alen, const char *b, int blen) {
@@ -582,7 +607,21 @@ static int hex_digit(char ch) {
     return -1;
 }
 
-static void build_tokenizer(Tokenizer *t, const char *path, const Config *c) {
+static int identity_recorded(const unsigned char *sha256) {
+    for (int i = 0; i < SHA256_BYTES; i++)
+        if (sha256[i]) return 1;
+    return 0;
+}
+
+/* The first 12 hex digits of a sha256, as tokenizer.py and train.py print identities. */
+static void identity_prefix(const unsigned char *sha256, char out[13]) {
+    for (int i = 0; i < 6; i++) snprintf(out + 2 * i, 3, "%02x", sha256[i]);
+}
+
+/* Reads tokenizer.bin at path for the model at model_path, whose header is c: refuses a tokenizer whose
+ * identity trailer names another .model than the header does, and, when either does not record one, a
+ * tokenizer whose piece count is not the model's vocabulary size. */
+static void build_tokenizer(Tokenizer *t, const char *path, const Config *c, const char *model_path) {
     memset(t, 0, sizeof *t);
     FILE *f = fopen(path, "rb");
     if (!f) die("cannot open tokenizer %s: %s", path, strerror(errno));
@@ -593,14 +632,23 @@ static void build_tokenizer(Tokenizer *t, const char *path, const Config *c) {
     if (fread(t->data, 1, size, f) != size) die("cannot read tokenizer %s: %s", path, strerror(errno));
     fclose(f);
 
-    /* Pass 0 counts the pieces and checks every length; pass 1 records them. */
+    /* Pass 0 counts the pieces, checks every length and finds the trailer; pass 1 records the pieces. */
     const unsigned char *u = (const unsigned char *)t->data;
     if (size < 4 || read_i32(u) < 0)
         die("%s: not a llama2.c tokenizer.bin (no max-piece-length header)", path);
+    size_t end = size;  /* where the pieces end: at the trailer, once pass 0 has found it */
     for (int pass = 0; pass < 2; pass++) {
         size_t offset = 4;
         int n = 0;
-        while (offset < size) {
+        while (offset < end) {
+            if (size - offset >= 4 && memcmp(u + offset, TOKENIZER_TRAILER_MAGIC, 4) == 0) {
+                if (size - offset != TOKENIZER_TRAILER_BYTES)
+                    die("%s: the identity trailer after %d pieces has %zu bytes, expected %d; truncated or corrupt",
+                        path, n, size - offset, TOKENIZER_TRAILER_BYTES);
+                memcpy(t->identity, u + offset + 4, SHA256_BYTES);
+                end = offset;
+                break;
+            }
             if (size - offset < 8) die("%s: truncated after %d pieces", path, n);
             int32_t len = read_i32(u + offset + 4);
             if (len < 0 || (size_t)len > size - offset - 8)
@@ -615,6 +663,14 @@ static void build_tokenizer(Tokenizer *t, const char *path, const Config *c) {
             n++;
         }
         if (pass == 0) {
+            if (identity_recorded(c->tokenizer_identity) && identity_recorded(t->identity) &&
+                memcmp(c->tokenizer_identity, t->identity, SHA256_BYTES) != 0) {
+                char theirs[13], ours[13];
+                identity_prefix(t->identity, theirs);
+                identity_prefix(c->tokenizer_identity, ours);
+                die("%s is tokenizer %s but %s was trained with tokenizer %s (sha256 of the .model); pass the "
+                    "tokenizer the model was trained with (-z)", path, theirs, model_path, ours);
+            }
             if (n != c->vocab_size)
                 die("%s has %d pieces but the model's vocabulary has %d; pass the tokenizer the model was "
                     "trained with (-z)", path, n, c->vocab_size);
@@ -964,7 +1020,7 @@ static float parse_float(const char *flag, const char *value) {
     char *end;
     errno = 0;
     float v = strtof(value, &end);
-    if (end == value || *end || errno || !isfinite(v)) die("%s expects a number, got '%s'", flag, value);
+    if (end == value || *end || errno || !isfinite(v)) usage_error("%s expects a number, got '%s'", flag, value);
     return v;
 }
 
@@ -973,26 +1029,33 @@ static int parse_int(const char *flag, const char *value) {
     errno = 0;
     long v = strtol(value, &end, 10);
     if (end == value || *end || errno || v < 0 || v > INT32_MAX)
-        die("%s expects a whole number >= 0, got '%s'", flag, value);
+        usage_error("%s expects a whole number >= 0, got '%s'", flag, value);
     return (int)v;
 }
 
+static int is_help(const char *arg) { return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0; }
+
+static void help(void) {
+    usage(stdout);
+    exit(EXIT_SUCCESS);
+}
+
+/* A bad command line exits with status 2 (usage_error); -h, first or in a flag's place, prints help. */
 static Options parse_options(int argc, char **argv) {
-    if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
-        usage(stdout);
-        exit(EXIT_SUCCESS);
-    }
+    if (argc >= 2 && is_help(argv[1])) help();
     if (argc < 2) {
         usage(stderr);
-        exit(EXIT_FAILURE);
+        exit(EXIT_USAGE);
     }
     Options o = {argv[1], NULL, "", 1.0f, 0.9f, 0, 256, 0, -1};
-    if (argv[1][0] == '-') die("the first argument must be the model file, got '%s' (run with -h for help)", argv[1]);
+    if (argv[1][0] == '-')
+        usage_error("the first argument must be the model file, got '%s' (run with -h for help)", argv[1]);
     for (int i = 2; i < argc; i += 2) {
         const char *flag = argv[i];
+        if (is_help(flag)) help();
         if (flag[0] != '-' || strlen(flag) != 2 || !strchr("tpksnizm", flag[1]))
-            die("unknown option '%s' (run with -h for help)", flag);
-        if (i + 1 >= argc) die("%s needs a value (run with -h for help)", flag);
+            usage_error("unknown option '%s' (run with -h for help)", flag);
+        if (i + 1 >= argc) usage_error("%s needs a value (run with -h for help)", flag);
         const char *value = argv[i + 1];
         switch (flag[1]) {
         case 't': o.temperature = parse_float(flag, value); break;
@@ -1005,7 +1068,8 @@ static Options parse_options(int argc, char **argv) {
             char *end;
             errno = 0;
             unsigned long long seed = strtoull(value, &end, 10);
-            if (value[0] == '-' || end == value || *end || errno) die("-s expects a whole number >= 0, got '%s'", value);
+            if (value[0] == '-' || end == value || *end || errno)
+                usage_error("-s expects a whole number >= 0, got '%s'", value);
             o.seed = seed;
             break;
         }
@@ -1013,12 +1077,12 @@ static Options parse_options(int argc, char **argv) {
             if (strcmp(value, "instruct") == 0) o.mode = MODE_INSTRUCT;
             else if (strcmp(value, "generate") == 0) o.mode = MODE_GENERATE;
             else if (strcmp(value, "encode") == 0) o.mode = MODE_ENCODE;
-            else die("-m expects instruct, generate or encode, got '%s'", value);
+            else usage_error("-m expects instruct, generate or encode, got '%s'", value);
             break;
         }
     }
-    if (o.temperature < 0) die("-t must not be negative, got %g", o.temperature);
-    if (o.top_p < 0 || o.top_p > 1) die("-p must be in [0, 1], got %g", o.top_p);
+    if (o.temperature < 0) usage_error("-t must not be negative, got %g", o.temperature);
+    if (o.top_p < 0 || o.top_p > 1) usage_error("-p must be in [0, 1], got %g", o.top_p);
     return o;
 }
 
@@ -1132,7 +1196,7 @@ int main(int argc, char **argv) {
     build_model(&model, o.model_path);
     char *tokenizer_path = find_tokenizer(&o);
     Tokenizer tokenizer;
-    build_tokenizer(&tokenizer, tokenizer_path, &model.config);
+    build_tokenizer(&tokenizer, tokenizer_path, &model.config, o.model_path);
     size_t text_len;
     char *text = read_input(o.input, &text_len);
     long bad = utf8_first_invalid(text, text_len);
