@@ -14,29 +14,35 @@ of requested attributes present, and the fraction of stories that have all of th
 import argparse
 import json
 import math
-import sys
-from pathlib import Path
 
 import torch
 
 from data import storyteller
-from data.records import DataError
+from data.prepare import VAL_FRACTION, validation_shards
 from data.shards import Batches
-from model import CheckpointError, load_model
-from sample import generate_text
-from tokenizer import Tokenizer, TokenizerError
-from train import TrainConfig, prepare_data
+from errors import USER_ERRORS, exit_with, flag_type
+from formats.atomic import write_text
+from model import pick_device
+from sample import generate_text, load_for_sampling
+from tokenizer import Tokenizer
+
+# what a run records in its checkpoint's config that decides its validation split, and train.py's
+# defaults for a model that records none (llama2.c's files)
+SPLIT_DEFAULTS = {"dataset": "builtin", "data_dir": "data/cache", "seed": 1337, "val_fraction": VAL_FRACTION,
+                  "builtin_stories": 30000, "max_seq_len": None}
 
 
 @torch.no_grad()
-def validation_loss(model, tokenizer: Tokenizer, cfg: TrainConfig, batches: int, batch_size: int) -> float:
-    """Mean loss over `batches` fixed windows of the dataset's validation shards."""
-    shard_dir, _ = prepare_data(cfg, tokenizer.model_path, log=lambda *a: None)
-    val = Batches(sorted(shard_dir.glob("val_*.bin")), min(cfg.max_seq_len, model.args.max_seq_len), batch_size,
-                  tokenizer, mask_prompt=cfg.instruct, seed=cfg.seed + 1)
-    model.eval()
-    device = next(model.parameters()).device
-    losses = [model(x.to(device), y.to(device))[1].item() for x, y in (val.get(i, 0) for i in range(batches))]
+def validation_loss(model, tokenizer: Tokenizer, split: dict, instruct: bool, batches: int, batch_size: int) -> float:
+    """Mean loss over `batches` fixed windows of the validation split the model was trained beside
+    (split: SPLIT_DEFAULTS' fields), the same windows train.py evaluates on."""
+    seq_len = min(split["max_seq_len"] or model.args.max_seq_len, model.args.max_seq_len)
+    with validation_shards(split["dataset"], split["data_dir"], tokenizer, instruct=instruct, seed=split["seed"],
+                           val_fraction=split["val_fraction"], builtin_stories=split["builtin_stories"]) as shards:
+        val = Batches(shards, seq_len, batch_size, tokenizer, mask_prompt=instruct, seed=split["seed"] + 1)
+        model.eval()
+        device = model.norm.weight.device
+        losses = [model(x.to(device), y.to(device))[1].item() for x, y in (val.get(i, 0) for i in range(batches))]
     return sum(losses) / len(losses)
 
 
@@ -69,10 +75,15 @@ def instruction_following(model, tokenizer: Tokenizer, n_prompts: int, seed: int
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("checkpoint", help="a .pt checkpoint from train.py (or a .bin model)")
+    parser.add_argument("checkpoint", help="any model the project loads (our ckpt.pt or model.bin, llama2.c's files)")
     parser.add_argument("--dataset", default=None,
                         help="dataset for validation loss (default: the one the checkpoint was trained on)")
     parser.add_argument("--data-dir", default=None, help="prepared-data cache (default: the checkpoint's)")
+    parser.add_argument("-z", "--tokenizer", default=None,
+                        help="tokenizer .model (default: tokenizer.model beside the checkpoint)")
+    parser.add_argument("--adapter", default=None, help="a LoRA adapter.pt to apply, unmerged, to the checkpoint")
+    parser.add_argument("--device", type=flag_type(pick_device), default="cpu",
+                        help="auto, cpu, cuda or mps (default cpu)")
     parser.add_argument("--batches", type=int, default=50, help="validation batches (default 50)")
     parser.add_argument("--batch-size", type=int, default=16, help="validation batch size (default 16)")
     parser.add_argument("--prompts", type=int, default=100, help="held-out prompts for instruction following (default 100)")
@@ -87,25 +98,21 @@ def main(argv=None):
     if args.temperature < 0:
         parser.error("--temperature must not be negative")
 
+
     try:
-        model, info = load_model(args.checkpoint)
-        tokenizer_path = Path(args.checkpoint).parent / "tokenizer.model"
-        tokenizer = Tokenizer(tokenizer_path)
+        model, info, tokenizer = load_for_sampling(args.checkpoint, args.adapter, args.tokenizer, args.device)
         trained = info.get("config") or {}
-        cfg = TrainConfig(**{k: v for k, v in trained.items() if k in TrainConfig.__dataclass_fields__})
-        if args.dataset:
-            cfg.dataset = args.dataset
-        if args.data_dir:
-            cfg.data_dir = args.data_dir
-        cfg.instruct = bool(info.get("instruct"))
-        results = {"checkpoint": args.checkpoint, "dataset": cfg.dataset}
+        split = {k: trained.get(k, default) for k, default in SPLIT_DEFAULTS.items()}
+        split.update({k: v for k, v in (("dataset", args.dataset), ("data_dir", args.data_dir)) if v})
+        instruct = bool(info.get("instruct"))
+        results = {"checkpoint": args.checkpoint, "dataset": split["dataset"]}
         if not args.no_loss:
-            loss = validation_loss(model, tokenizer, cfg, args.batches, args.batch_size)
+            loss = validation_loss(model, tokenizer, split, instruct, args.batches, args.batch_size)
             results.update(val_loss=loss, perplexity=math.exp(loss))
             print(f"validation loss {loss:.4f}, perplexity {math.exp(loss):.2f} "
-                  f"({args.batches} x {args.batch_size} windows of {cfg.dataset})")
+                  f"({args.batches} x {args.batch_size} windows of {split['dataset']})")
         if not args.no_follow:
-            if cfg.dataset != "builtin":
+            if split["dataset"] != "builtin":
                 print("instruction following is scored on built-in stories only; skipped")
             else:
                 follow = instruction_following(model, tokenizer, args.prompts, args.seed, args.temperature)
@@ -115,9 +122,9 @@ def main(argv=None):
                       f"{100 * follow['all_attributes_rate']:.1f}% of stories have all of them")
                 print("  per attribute: " + ", ".join(f"{k} {100 * v:.1f}%" for k, v in follow["per_attribute"].items()))
         if args.json:
-            Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
-    except (CheckpointError, TokenizerError, DataError, FileNotFoundError) as e:
-        sys.exit(f"error: {e}")
+            write_text(args.json, json.dumps(results, indent=2) + "\n")
+    except USER_ERRORS as e:
+        exit_with(e)
     return results
 
 

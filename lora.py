@@ -19,21 +19,20 @@ the first element in the high nibble, the odd-count padding, the 8-bit map for d
 matches bitsandbytes 0.50, which tests/test_lora.py uses as the reference. bitsandbytes is never called.
 
 Contents: NF4 code, quantize_nf4 / dequantize_nf4, dynamic_map / double_quantize, Linear4bit,
-LoRALinear, LoRAEmbedding, apply_lora, merged_model, adapter save/load, enable_grad_checkpointing.
+LoRALinear, LoRAEmbedding, apply_lora, merged_model, enable_grad_checkpointing. Adapter files are
+formats/adapter.py's.
 """
 
 import copy
-import hashlib
 import math
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from model import CheckpointError, Transformer, atomic_torch_save, load_torch_file
+from model import Transformer
 
 LORA_TARGETS = ("wq", "wk", "wv", "wo", "w1", "w2", "w3")  # attention and feed-forward projections
-ADAPTER_FORMAT = "llama-lora-adapter"
 
 # ----------------------------------------------------------------------------------------------------------
 # NF4: the code table and blockwise 4-bit quantization
@@ -423,55 +422,6 @@ def merged_model(model: Transformer) -> Transformer:
     for p in plain.parameters():
         p.requires_grad_(True)
     return plain.float()
-
-
-# ----------------------------------------------------------------------------------------------------------
-# adapter files: the adapter tensors, their config, and which base they belong to
-
-def base_identity(state_dict: dict) -> str:
-    """sha256 over the base model's tensors (names, dtypes, shapes and bytes), in name order."""
-    h = hashlib.sha256()
-    for name in sorted(state_dict):
-        t = state_dict[name].detach().cpu().contiguous()
-        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}\n".encode())
-        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    return h.hexdigest()
-
-
-def save_adapter(path, model: Transformer, identity: str, **extra):
-    """Write only the adapter tensors, model.lora_config and the base identity; atomic like save_checkpoint."""
-    state = {"format": ADAPTER_FORMAT, "config": model.lora_config, "base_identity": identity,
-             "adapter": {k: v.detach().cpu().clone() for k, v in lora_parameters(model).items()}, **extra}
-    atomic_torch_save(state, path)
-
-
-def read_adapter(path) -> dict:
-    state = load_torch_file(path, "adapter")
-    if not isinstance(state, dict) or state.get("format") != ADAPTER_FORMAT:
-        raise CheckpointError(f"{path}: not an adapter written by train.py --lora-rank")
-    return state
-
-
-def load_adapter(model: Transformer, path, identity: str) -> dict:
-    """Apply the adapter in `path` to `model` (the base it was trained on, not yet wrapped); return its file.
-
-    identity: base_identity() of the base's state dict. A different base is refused: the adapter's
-    update B A only means something on top of the weights it was trained against."""
-    state = read_adapter(path)
-    if state["base_identity"] != identity:
-        raise CheckpointError(f"{path} was trained on a different base model (sha256 {state['base_identity'][:12]}, "
-                              f"this base is {identity[:12]}); pass the checkpoint it was fine-tuned from")
-    apply_lora(model, **state["config"])
-    params = lora_parameters(model)
-    if set(params) != set(state["adapter"]):
-        raise CheckpointError(f"{path}: its tensors do not match this model's LoRA layers")
-    with torch.no_grad():
-        for name, p in params.items():
-            if p.shape != state["adapter"][name].shape:
-                raise CheckpointError(f"{path}: {name} has shape {tuple(state['adapter'][name].shape)}, "
-                                      f"the model expects {tuple(p.shape)}")
-            p.copy_(state["adapter"][name])
-    return state
 
 
 # ----------------------------------------------------------------------------------------------------------

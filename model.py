@@ -6,15 +6,13 @@ parameter names follow llama2.c, so its checkpoints load unchanged and code that
 (LoRA) sees `layers.{i}.attention.wq` and friends.
 
 Contents: ModelArgs, RMSNorm, rotary embeddings, Attention (with a KV cache), FeedForward,
-TransformerBlock, Transformer (training forward, incremental forward, streaming generate), and the
-llama2.c "version 0" checkpoint format (load_llama2c / export_llama2c).
+TransformerBlock, Sampler (llama2.c's sampling, token for token), Transformer (training forward,
+incremental forward, streaming generate). This file reads and writes no files: every file format lives
+in formats/, and this module imports nothing of the project.
 """
 
-import dataclasses
 import math
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterator, Optional, Sequence
 
 import numpy as np
@@ -56,7 +54,7 @@ class ModelArgs:
             raise ValueError(f"ModelArgs: n_kv_heads={self.n_kv_heads} must divide n_heads={self.n_heads}")
         if (self.dim // self.n_heads) % 2:
             raise ValueError(f"ModelArgs: head_dim=dim/n_heads={self.dim // self.n_heads} must be even for RoPE")
-        if self.norm_eps <= 0 or self.rope_theta <= 0:
+        if not (0 < self.norm_eps < math.inf and 0 < self.rope_theta < math.inf):  # NaN fails both
             raise ValueError(f"ModelArgs: norm_eps and rope_theta must be positive, got {self.norm_eps}, "
                              f"{self.rope_theta}")
         if not 0.0 <= self.dropout < 1.0:
@@ -356,182 +354,16 @@ class Transformer(nn.Module):
             self.train(was_training)
 
 
-# ----------------------------------------------------------------------------------------------------------
-# llama2.c "version 0" (legacy) checkpoints: a header of 7 int32, then every weight as float32, no padding.
-# A negative vocab_size in the header means the output classifier is not tied and comes last in the file.
-
-class CheckpointError(Exception):
-    """A checkpoint file that is missing, truncated, or not what its header claims."""
-
-
-LLAMA2C_HEADER_BYTES = 7 * 4
-LLAMA2C_VERSION_MAGIC = 0x616B3432  # "ak42": llama2.c's versioned formats (1, 2) start with it
-# Sanity bounds on header fields, so a corrupt header fails with a message instead of a huge allocation.
-LLAMA2C_LIMITS = {"dim": 1 << 16, "hidden_dim": 1 << 20, "n_layers": 1 << 10, "n_heads": 1 << 12,
-                  "n_kv_heads": 1 << 12, "vocab_size": 1 << 24, "max_seq_len": 1 << 24}
-
-
-def layer_shapes(args: ModelArgs) -> dict[str, tuple[int, ...]]:
-    """Shape of every weight in one block, by its name under layers.<i>. (the file layouts order them)."""
-    kv_dim = args.n_kv_heads * args.head_dim
-    return {"attention_norm.weight": (args.dim,),
-            "attention.wq.weight": (args.dim, args.dim),
-            "attention.wk.weight": (kv_dim, args.dim),
-            "attention.wv.weight": (kv_dim, args.dim),
-            "attention.wo.weight": (args.dim, args.dim),
-            "ffn_norm.weight": (args.dim,),
-            "feed_forward.w1.weight": (args.hidden_dim, args.dim),
-            "feed_forward.w2.weight": (args.dim, args.hidden_dim),
-            "feed_forward.w3.weight": (args.hidden_dim, args.dim)}
-
-
-def llama2c_layout(args: ModelArgs) -> list[tuple[str, tuple[int, ...]]]:
-    """(name, shape) of every float32 array in a legacy file, in file order. Names are state_dict keys,
-    except freqs_cos and freqs_sin, which llama2.c stores but computes from the shape."""
-    per_layer = layer_shapes(args).items()  # llama2.c's order: each weight for all layers, then the next
-    layout = [("tok_embeddings.weight", (args.vocab_size, args.dim))]
-    layout += [(f"layers.{i}.{name}", shape) for name, shape in per_layer for i in range(args.n_layers)]
-    layout += [("norm.weight", (args.dim,)),
-               ("freqs_cos", (args.max_seq_len, args.head_dim // 2)),
-               ("freqs_sin", (args.max_seq_len, args.head_dim // 2))]
-    if not args.tie_embeddings:
-        layout.append(("output.weight", (args.vocab_size, args.dim)))
-    return layout
-
-
-def load_llama2c(path) -> Transformer:
-    """Read a llama2.c legacy checkpoint into a Transformer on the CPU, or raise CheckpointError."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: {'not a regular file' if path.exists() else 'no such file'}")
-    size = path.stat().st_size
-    if size < LLAMA2C_HEADER_BYTES:
-        raise CheckpointError(f"{path}: only {size} bytes, shorter than the {LLAMA2C_HEADER_BYTES}-byte "
-                              f"llama2.c header")
-    try:
-        header = [int(v) for v in np.fromfile(path, dtype="<i4", count=7)]
-    except OSError as e:
-        raise CheckpointError(f"{path}: cannot read: {e.strerror or e}") from None
-    if header[0] == LLAMA2C_VERSION_MAGIC:
-        raise CheckpointError(f"{path}: a llama2.c version {header[1]} file; only the legacy version 0 "
-                              f"is supported (export with llama2.c's --version 0)")
-    fields = dict(zip(("dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size", "max_seq_len"),
-                      header))
-    tied = fields["vocab_size"] > 0
-    fields["vocab_size"] = abs(fields["vocab_size"])
-    for name, value in fields.items():
-        if not 0 < value <= LLAMA2C_LIMITS[name]:
-            raise CheckpointError(f"{path}: header has {name}={value}, outside 1..{LLAMA2C_LIMITS[name]}; "
-                                  f"not a llama2.c legacy checkpoint, or corrupt")
-    try:
-        args = ModelArgs(**fields, tie_embeddings=tied, rope_theta=10000.0, norm_eps=1e-5)
-    except ValueError as e:
-        raise CheckpointError(f"{path}: inconsistent header: {e}") from None
-    layout = llama2c_layout(args)
-    expected = LLAMA2C_HEADER_BYTES + 4 * sum(math.prod(shape) for _, shape in layout)
-    if size != expected:
-        raise CheckpointError(f"{path}: header implies {expected} bytes but the file has {size}; "
-                              f"truncated, or not a llama2.c legacy checkpoint")
-
-    try:
-        data = np.fromfile(path, dtype="<f4", offset=LLAMA2C_HEADER_BYTES)  # one read, no per-float Python
-    except OSError as e:
-        raise CheckpointError(f"{path}: cannot read: {e.strerror or e}") from None
-    state_dict, offset = {}, 0
-    for name, shape in layout:
-        n = math.prod(shape)
-        state_dict[name] = torch.from_numpy(data[offset:offset + n].reshape(shape))
-        offset += n
-    del state_dict["freqs_cos"], state_dict["freqs_sin"]  # recomputed by the model from its shape
-    if tied:
-        state_dict["output.weight"] = state_dict["tok_embeddings.weight"]
-    model = Transformer(args)
-    model.load_state_dict(state_dict)
-    return model
-
-
-def export_llama2c(model: Transformer, path):
-    """Write model as a llama2.c legacy checkpoint. The file appears atomically: written to path + '.tmp',
-    then renamed, so an interrupted export never leaves a half-written checkpoint under the real name."""
-    model = getattr(model, "_orig_mod", model)  # the module inside torch.compile, whose state_dict keys are plain
-    args = model.args
-    if args.rope_theta != 10000.0 or args.norm_eps != 1e-5:
-        raise ValueError(f"llama2.c's run.c hard-codes rope_theta=10000 and norm_eps=1e-5; this model has "
-                         f"rope_theta={args.rope_theta}, norm_eps={args.norm_eps}")
-    header = [args.dim, args.hidden_dim, args.n_layers, args.n_heads, args.n_kv_heads,
-              args.vocab_size if args.tie_embeddings else -args.vocab_size, args.max_seq_len]
-    tensors = dict(model.state_dict())
-    # Fresh float32 tables rather than the model's buffers, which follow the model's dtype and device.
-    tensors["freqs_cos"], tensors["freqs_sin"] = precompute_rope(args.head_dim, args.max_seq_len, args.rope_theta)
-    tmp = f"{path}.tmp"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(np.array(header, dtype="<i4").tobytes())
-            for name, shape in llama2c_layout(args):
-                t = tensors[name].detach().to("cpu", torch.float32)
-                assert t.shape == shape, f"{name}: shape {tuple(t.shape)}, layout says {shape}"
-                t.contiguous().numpy().astype("<f4", copy=False).tofile(f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-# ----------------------------------------------------------------------------------------------------------
-# PyTorch checkpoints (.pt) written by train.py, and the one loader that sample.py, eval.py and train.py use.
-
-def atomic_torch_save(obj, path):
-    """torch.save to path + '.tmp', then rename: a kill mid-save keeps the old file whole."""
-    tmp = f"{path}.tmp"
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def save_checkpoint(path, model: Transformer, **extra):
-    """Save the model's shape and weights plus whatever train.py adds (optimizer state, step, RNG, config,
-    instruct flag, tokenizer identity), atomically."""
-    model = getattr(model, "_orig_mod", model)
-    atomic_torch_save({"model_args": dataclasses.asdict(model.args), "model": model.state_dict(), **extra}, path)
-
-
-def load_torch_file(path, what: str, weights_only: bool = True):
-    """torch.load onto the CPU; CheckpointError naming `what` for a missing or unreadable file."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such {what} file")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=weights_only)
-    except Exception as e:  # torch raises many kinds for a corrupt zip/pickle; all mean "not that file"
-        raise CheckpointError(f"{path}: not a readable {what} file ({type(e).__name__})") from None
-
-
-def read_checkpoint(path) -> dict:
-    """The dict save_checkpoint wrote, on the CPU; CheckpointError for a missing or unreadable file."""
-    checkpoint = load_torch_file(path, "checkpoint", weights_only=False)
-    if not isinstance(checkpoint, dict) or "model_args" not in checkpoint or "model" not in checkpoint:
-        raise CheckpointError(f"{path}: not a checkpoint written by train.py (no model_args/model)")
-    return checkpoint
-
-
-def load_model(path, device="cpu") -> tuple[Transformer, dict]:
-    """Load a .pt checkpoint from train.py or a llama2.c .bin model; return (model in eval mode, info).
-
-    info holds what the file knows beyond the weights: "instruct" (the mode it was trained for),
-    "tokenizer" (identity) and "config" (train.py's settings) for .pt files; for .bin files, whatever
-    their header records (export.read_model_bin: our format records mode and tokenizer, llama2.c's do not)."""
-    if str(path).endswith(".pt"):
-        checkpoint = read_checkpoint(path)
-        try:
-            model = Transformer(ModelArgs(**checkpoint["model_args"]))
-            model.load_state_dict(checkpoint["model"])
-        except (TypeError, ValueError, RuntimeError) as e:
-            raise CheckpointError(f"{path}: weights do not match the model shape it records ({e})") from None
-        info = {k: checkpoint.get(k) for k in ("instruct", "tokenizer", "config", "step")}
-    else:
-        from export import read_model_bin  # imported here: export.py imports this module
-        model, info = read_model_bin(path)
-    return model.to(device).eval(), info
+def pick_device(name: str = "auto") -> str:
+    """"auto" -> cuda if there is a GPU, else mps on Apple silicon, else cpu; another name is checked
+    to exist here (ValueError if not)."""
+    mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "mps" if mps else "cpu"
+    if name != "cpu" and name != "mps" and not name.startswith("cuda"):
+        raise ValueError(f"--device must be auto, cpu, cuda, cuda:N or mps, got {name}")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"--device {name}: no CUDA device is available")
+    if name == "mps" and not mps:
+        raise ValueError("--device mps: no Apple GPU is available")
+    return name

@@ -16,13 +16,14 @@ The default mode is the one the checkpoint was trained for.
 import argparse
 import sys
 import time
-from pathlib import Path
 from typing import Iterator
 
 
-from lora import base_identity, load_adapter
-from model import CheckpointError, Transformer, load_model
-from tokenizer import Tokenizer, TokenizerError
+from errors import USER_ERRORS, exit_with, flag_type
+from formats import adapter
+from formats.loader import load_model
+from model import Transformer, pick_device
+from tokenizer import Tokenizer, open_tokenizer
 
 
 def prompt_ids(tokenizer: Tokenizer, text: str, mode: str) -> tuple[list[int], tuple[int, ...]]:
@@ -71,26 +72,22 @@ def generate_text(model: Transformer, tokenizer: Tokenizer, prompt: str, mode: s
         yield text[len(emitted):]
 
 
-def find_tokenizer(model_path: Path, given: str | None) -> Path:
-    """The SentencePiece .model to use: -z, or tokenizer.model beside the checkpoint."""
-    if given:
-        path = Path(given)
-        if path.suffix == ".bin":  # llama2.c's tokenizer.bin: its .model twin holds the merge rules we need
-            twin = path.with_suffix(".model")
-            if not twin.exists():
-                raise TokenizerError(f"-z {given}: the Python sampler reads SentencePiece .model files; "
-                                     f"no {twin.name} beside it")
-            path = twin
-        return path
-    path = model_path.parent / "tokenizer.model"
-    if not path.exists():
-        raise TokenizerError(f"no tokenizer.model beside {model_path}; pass one with -z")
-    return path
+def load_for_sampling(model_path, adapter_path=None, tokenizer_path=None, device="cpu"):
+    """(model in eval mode on device, what its file knows, its tokenizer) for sample.py and eval.py: any
+    model the loader reads, with an adapter applied unmerged when one is given, and the tokenizer -z names
+    (or the one beside the model) checked against what the model file records."""
+    model, info = load_model(model_path)
+    if adapter_path:
+        state = adapter.load(model, adapter_path)
+        info = {**info, "instruct": state.get("instruct", info.get("instruct"))}
+    tokenizer = open_tokenizer(model_path, tokenizer_path, info["tokenizer"], model.args.vocab_size)
+    return model.to(device).eval(), info, tokenizer
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("checkpoint", help="a .pt checkpoint from train.py or a llama2.c .bin model")
+    parser.add_argument("checkpoint", help="any model the project loads: our ckpt.pt or model.bin, llama2.c's "
+                                           "ckpt.pt or model.bin")
     parser.add_argument("-t", dest="temperature", type=float, default=1.0, help="temperature, 0 = greedy (default 1.0)")
     parser.add_argument("-p", dest="top_p", type=float, default=0.9, help="top-p (nucleus) sampling, 1.0 = off (default 0.9)")
     parser.add_argument("-k", dest="top_k", type=int, default=0, help="top-k sampling, 0 = off (default 0)")
@@ -98,7 +95,11 @@ def main(argv=None):
     parser.add_argument("-n", dest="steps", type=int, default=256,
                         help="positions to run, prompt included; 0 = the model's context (default 256)")
     parser.add_argument("-i", dest="input", default="", help="input text: the instruction, or the start of the story; - reads stdin")
-    parser.add_argument("-z", dest="tokenizer", default=None, help="tokenizer .model (default: tokenizer.model beside the checkpoint)")
+    parser.add_argument("-z", dest="tokenizer", default=None,
+                        help="tokenizer .model, or llama2.c's tokenizer.bin with its .model beside it "
+                             "(default: tokenizer.model beside the checkpoint)")
+    parser.add_argument("--device", type=flag_type(pick_device), default="cpu",
+                        help="auto, cpu, cuda or mps (default cpu)")
     parser.add_argument("--adapter", default=None,
                         help="a LoRA adapter (adapter.pt from train.py --lora-rank) to apply, unmerged, to the base checkpoint")
     parser.add_argument("-m", dest="mode", choices=("instruct", "generate"), default=None,
@@ -113,15 +114,7 @@ def main(argv=None):
 
     try:
         text = sys.stdin.read() if args.input == "-" else args.input
-        model, info = load_model(args.checkpoint)
-        if args.adapter:
-            adapter = load_adapter(model, args.adapter, base_identity(model.state_dict()))
-            model.eval()
-            info = {**info, "instruct": adapter.get("instruct", info.get("instruct"))}
-        tokenizer = Tokenizer(find_tokenizer(Path(args.checkpoint), args.tokenizer))
-        if tokenizer.vocab_size != model.args.vocab_size:
-            raise TokenizerError(f"the tokenizer has {tokenizer.vocab_size} pieces but the model expects "
-                                 f"{model.args.vocab_size}: pass the tokenizer it was trained with (-z)")
+        model, info, tokenizer = load_for_sampling(args.checkpoint, args.adapter, args.tokenizer, args.device)
         mode = args.mode or ("instruct" if info.get("instruct") else "generate")
         if mode == "instruct" and not text.strip():
             raise ValueError("instruct mode needs an instruction: -i \"Write a story about ...\"")
@@ -133,8 +126,8 @@ def main(argv=None):
             print(piece, end="", flush=True)
         print()
         print(f"achieved tok/s: {len(generated) / max(time.time() - start, 1e-9):.1f}", file=sys.stderr)
-    except (CheckpointError, TokenizerError, ValueError, FileNotFoundError) as e:
-        sys.exit(f"error: {e}")
+    except (*USER_ERRORS, ValueError) as e:  # ValueError: a prompt the model cannot take
+        exit_with(e)
 
 
 if __name__ == "__main__":

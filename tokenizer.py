@@ -6,8 +6,10 @@ plus an exporter to llama2.c's tokenizer.bin so the C inference code can decode 
     python tokenizer.py export tok4096.model tok4096.bin
     python tokenizer.py encode tok4096.model "Once upon a time"
 
-The .model file is the source of truth. Its sha256 (`Tokenizer.identity`) is written into data shards and
-checkpoints, so a model can never be silently paired with a different vocabulary.
+The .model file is the source of truth. Its sha256 (`Tokenizer.identity`) is written into data shards,
+checkpoints, our model.bin and tokenizer.bin, and every entry point checks it where a model meets a
+tokenizer (open_tokenizer here; run.c against its header). Files that record no identity (llama2.c's) can
+only be checked by vocabulary size, so with those a wrong tokenizer of the right size goes unnoticed.
 """
 
 import argparse
@@ -18,7 +20,6 @@ import random
 import re
 import struct
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -26,6 +27,8 @@ from typing import Iterable, Sequence
 import sentencepiece as spm
 
 from data.records import END_OF_TEXT, iter_text_stories
+from errors import USER_ERRORS, TokenizerError, exit_with
+from formats.atomic import write_bytes
 
 # SentencePiece's default special ids, which llama2.c keeps: <unk> 0, <s> 1, </s> 2, no padding piece.
 UNK_ID, BOS_ID, EOS_ID = 0, 1, 2
@@ -43,30 +46,11 @@ MAX_TEXT_BYTES = 1 << 16
 SAMPLING_SEED = 1337
 
 
-
-class TokenizerError(Exception):
-    """A user-facing problem with a tokenizer file: one line saying what and where."""
-
-
 def _sentencepiece_reason(err: Exception) -> str:
     # SentencePiece errors read "INTERNAL: src/trainer_interface.cc(744) [failed check] Human text.",
     # where the human text may be missing. Keep only the human text.
     message = re.sub(r"^[A-Z_]+: ", "", str(err).strip())
     return re.sub(r"^src/\S+\(\d+\) \[[^\]]*\]\s*", "", message)
-
-
-def _write_atomically(path: Path, data: bytes):
-    # Write beside the target then rename over it, so a crash never leaves a half-written file that a
-    # later run would trust.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 class Tokenizer:
@@ -115,13 +99,19 @@ class Tokenizer:
         ids = [int(i) for i in ids]
         return self.sp.decode([i for i in ids if i not in self._special_ids])
 
-    def export(self, path: str | Path):
+    def export(self, path: str | Path, record_identity: bool = True):
         """Write llama2.c's tokenizer.bin, which run.c reads to turn ids back into text.
 
         Layout (little-endian): int32 max_token_length, then for each id in order: float32 score,
         int32 byte length, the piece's UTF-8 bytes without a terminator. Pieces are written as they
         print: '▁' (SentencePiece's visible space) becomes ' ', and BOS/EOS become "\\n<s>\\n" and
         "\\n</s>\\n". Byte-fallback pieces stay as the text "<0x0A>"; run.c parses that form itself.
+
+        With record_identity (the default), a 36-byte trailer follows the last piece: the 4 bytes "tsid",
+        then the raw 32-byte sha256 of the .model (`identity`), so run.c can refuse a tokenizer.bin that is
+        not the one our model.bin's header names. llama2.c's own run reads exactly vocab_size pieces and
+        ignores what follows, so the file still works there; record_identity=False writes llama2.c's
+        bytes exactly.
         """
         pieces, scores = [], []
         for i in range(self.vocab_size):
@@ -139,7 +129,39 @@ class Tokenizer:
         for piece, score in zip(pieces, scores):
             out.write(struct.pack("<fi", score, len(piece)))
             out.write(piece)
-        _write_atomically(Path(path), out.getvalue())
+        if record_identity:
+            # The trailer's first 4 bytes sit where a piece's float32 score would: as a float "tsid" is
+            # +1.7e22, and a SentencePiece score (a log probability, or minus a merge's rank) is never
+            # positive, so a reader cannot mistake the trailer for a piece.
+            out.write(b"tsid" + bytes.fromhex(self.identity))
+        write_bytes(path, out.getvalue())
+
+
+def open_tokenizer(model_path, given=None, identity: str | None = None, vocab_size: int | None = None) -> Tokenizer:
+    """The tokenizer that goes with a model file: `given` (a .model, or llama2.c's tokenizer.bin with its
+    .model twin beside it), else tokenizer.model beside the model. TokenizerError when it is missing or
+    is not the one the model was trained with: a different identity than the model records (identity),
+    or, when the model records none, a different vocabulary size."""
+    if given:
+        path = Path(given)
+        if path.suffix == ".bin":  # llama2.c's tokenizer.bin: its .model twin holds the merge rules we need
+            twin = path.with_suffix(".model")
+            if not twin.exists():
+                raise TokenizerError(f"{given}: Python reads SentencePiece .model files; no {twin.name} beside it")
+            path = twin
+    else:
+        path = Path(model_path).parent / "tokenizer.model"
+        if not path.exists():
+            raise TokenizerError(f"no tokenizer.model beside {model_path}; name the one it was trained with "
+                                 f"(-z for sample.py and eval.py, --tokenizer for train.py and export.py)")
+    tokenizer = Tokenizer(path)
+    if identity and tokenizer.identity != identity:
+        raise TokenizerError(f"{path} is not the tokenizer {model_path} was trained with (sha256 "
+                             f"{tokenizer.identity[:12]}, the model records {identity[:12]}); pass the right one")
+    if vocab_size is not None and tokenizer.vocab_size != vocab_size:
+        raise TokenizerError(f"{path} has {tokenizer.vocab_size} pieces but {model_path} expects {vocab_size}: "
+                             f"pass the tokenizer it was trained with")
+    return tokenizer
 
 
 def sample_texts(texts: Iterable[str], k: int, seed: int = SAMPLING_SEED) -> list[str]:
@@ -219,7 +241,7 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int, model_path: str | Pat
         reason = _sentencepiece_reason(e) or "SentencePiece training failed"
         raise TokenizerError(f"cannot train a {vocab_size}-piece tokenizer for {model_path}: {reason}") from None
 
-    _write_atomically(model_path, model.getvalue())
+    write_bytes(model_path, model.getvalue())
     return Tokenizer(model_path)
 
 
@@ -263,15 +285,10 @@ def main(argv: Sequence[str] | None = None):
             print(f"wrote {args.out}")
         elif args.command == "encode":
             print(" ".join(map(str, Tokenizer(args.model).encode(args.text, bos=args.bos, eos=args.eos))))
-    except TokenizerError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(1)
+    except USER_ERRORS as e:
+        exit_with(e)
     except UnicodeDecodeError as e:
-        print(f"error: {args.input} is not UTF-8 text ({e.reason})", file=sys.stderr)
-        sys.exit(1)
-    except OSError as e:
-        print(f"error: {e.filename}: {e.strerror}" if e.filename else f"error: {e}", file=sys.stderr)
-        sys.exit(1)
+        exit_with(TokenizerError(f"{args.input} is not UTF-8 text ({e.reason})"))
 
 
 if __name__ == "__main__":

@@ -36,7 +36,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from export import read_model_bin, write_llama2c_v0, write_model_bin  # noqa: E402
+from formats.llama2c import write_v0 as write_llama2c_v0  # noqa: E402
+from formats.loader import load_model  # noqa: E402
+from formats.model_bin import write as write_model_bin  # noqa: E402
 from model import ModelArgs, Transformer  # noqa: E402
 
 # llama2.c's stories15M and stories110M shapes
@@ -172,7 +174,7 @@ def main():
                 if args.llama2c:
                     v0_path = workdir / f"random{name}-v0.bin"
                     if not v0_path.exists():
-                        write_llama2c_v0(read_model_bin(model_path)[0], v0_path)
+                        write_llama2c_v0(load_model(model_path)[0], v0_path)
                     tok_s, other = run_speed(Path(args.llama2c).resolve(), v0_path, tokenizer)
                     theirs.append(tok_s), others.append(other)
             bandwidths.append(float(timed([str(probe)])[0].split()[0]))

@@ -20,12 +20,11 @@ import re
 from pathlib import Path
 from typing import Iterator
 
+from errors import DataError
+from formats.atomic import atomic_write
+
 END_OF_TEXT = "<|endoftext|>"  # TinyStories' separator between stories
 CSV_HEADER = ["Theme", "Topic", "Story"]
-
-
-class DataError(Exception):
-    """A user-facing problem with a data file: one line saying what and where (file:line)."""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -194,3 +193,10 @@ def read_records(path) -> list[dict]:
     if not records:
         raise DataError(f"{path}: no stories found")
     return records
+
+
+def write_jsonl(records, path) -> None:
+    """One JSON object per line, the layout read_jsonl reads; written atomically."""
+    with atomic_write(path, "w") as f:
+        for record in records:
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")

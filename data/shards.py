@@ -6,7 +6,8 @@ with no padding:
     completion example           BOS story EOS
 So a prompt always sits between the previous example's EOS (or the start of the shard) and its own
 BOS, and "prompt token" needs no side table: it is any token after an EOS and before the next BOS.
-At sampling time the model is given `prompt BOS` and writes the story up to EOS.
+At sampling time the model is given `EOS prompt BOS`, exactly how a prompt sits after the previous
+example, and writes the story up to EOS.
 
 Shard file (`train_000.bin`, `val_000.bin`, ...): a 256-byte little-endian header, then n_tokens
 uint16 token ids.
@@ -40,6 +41,7 @@ import torch
 from tqdm import tqdm
 
 from data.records import DataError
+from formats.atomic import atomic_write, write_text
 
 MAGIC = 0x444C5453  # b"STLD" read as a little-endian uint32
 VERSION = 1
@@ -89,19 +91,14 @@ def encode_records(records, tokenizer, instruct: bool) -> np.ndarray:
 
 
 def write_shard(path, tokens: np.ndarray, tokenizer, n_examples: int):
-    """Write a shard atomically: to path.tmp first, then renamed over path."""
+    """Write a shard, atomically."""
     _check_vocab(tokenizer.vocab_size)
     path = Path(path)
     header = HEADER.pack(MAGIC, VERSION, len(tokens), tokenizer.vocab_size, tokenizer.bos_id, tokenizer.eos_id,
                          n_examples, bytes.fromhex(tokenizer.identity))
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(header.ljust(HEADER_BYTES, b"\0"))
-            f.write(np.ascontiguousarray(tokens, dtype="<u2").tobytes())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_write(path) as f:
+        f.write(header.ljust(HEADER_BYTES, b"\0"))
+        f.write(np.ascontiguousarray(tokens, dtype="<u2").tobytes())
 
 
 def read_header(path) -> ShardHeader:
@@ -183,14 +180,16 @@ def _write_split(chunks, split, tokenizer, out_dir, shard_tokens, progress) -> t
 
 
 def encode_dataset(records, tokenizer, out_dir, instruct: bool, val_fraction: float = 0.05, seed: int = 0,
-                   workers: int | None = None, shard_tokens: int = SHARD_TOKENS) -> dict:
+                   workers: int | None = None, shard_tokens: int = SHARD_TOKENS,
+                   splits: tuple[str, ...] = ("train", "val")) -> dict:
     """Shuffle records (deterministically by seed), split them into train and validation, encode both
     into out_dir/train_NNN.bin and out_dir/val_NNN.bin, and write out_dir/meta.json last.
 
     The validation split is round(val_fraction * n) records, at least 1 when there are 2 or more
     records and val_fraction > 0, and never all of them. Any earlier shards and meta.json in out_dir
     are removed first, so a half-finished directory is never mistaken for a finished one.
-    workers: encoding processes (default: all cores); 1 encodes in this process.
+    workers: encoding processes (default: all cores); 1 encodes in this process. splits: which of
+    "train" and "val" to encode (eval.py needs only "val"; the split itself does not change).
     Returns the meta dict.
     """
     records = list(records)
@@ -205,7 +204,8 @@ def encode_dataset(records, tokenizer, out_dir, instruct: bool, val_fraction: fl
     n = len(records)
     order = np.random.default_rng(seed).permutation(n)
     n_val = 0 if val_fraction <= 0 or n < 2 else min(max(round(val_fraction * n), 1), n - 1)
-    splits = {"train": [records[i] for i in order[n_val:]], "val": [records[i] for i in order[:n_val]]}
+    parts = {"train": order[n_val:], "val": order[:n_val]}
+    splits = {split: [records[i] for i in parts[split]] for split in splits}
 
     workers = workers or os.cpu_count() or 1
     meta = {"tokenizer": tokenizer.identity, "vocab_size": tokenizer.vocab_size, "bos_id": tokenizer.bos_id,
@@ -216,7 +216,7 @@ def encode_dataset(records, tokenizer, out_dir, instruct: bool, val_fraction: fl
         pool = Pool(workers, initializer=_init_worker,
                     initargs=(type(tokenizer), str(tokenizer.model_path), instruct))
     try:
-        with tqdm(total=n, unit="story", desc=f"encoding {out_dir.name}", dynamic_ncols=True) as progress:
+        with tqdm(total=sum(map(len, splits.values())), unit="story", desc=f"encoding {out_dir.name}", dynamic_ncols=True) as progress:
             for split, split_records in splits.items():
                 chunks = [split_records[i:i + CHUNK_RECORDS] for i in range(0, len(split_records), CHUNK_RECORDS)]
                 if pool is not None:
@@ -235,9 +235,7 @@ def encode_dataset(records, tokenizer, out_dir, instruct: bool, val_fraction: fl
             pool.terminate()  # workers are idle by now, or we are unwinding from an error / Ctrl-C
             pool.join()
 
-    tmp = out_dir / "meta.json.tmp"
-    tmp.write_text(json.dumps(meta, indent=2) + "\n")
-    os.replace(tmp, out_dir / "meta.json")
+    write_text(out_dir / "meta.json", json.dumps(meta, indent=2) + "\n")
     return meta
 
 
@@ -338,7 +336,8 @@ def main(argv=None):
     import argparse
 
     from data.records import read_records
-    from tokenizer import Tokenizer, TokenizerError
+    from errors import USER_ERRORS, exit_with
+    from tokenizer import Tokenizer
 
     parser = argparse.ArgumentParser(description="Encode a .jsonl/.csv/.txt file of stories into token shards "
                                                  "(train.py does this by itself; this is for doing it ahead of time).")
@@ -355,8 +354,8 @@ def main(argv=None):
         tokenizer = Tokenizer(args.tokenizer)
         meta = encode_dataset(read_records(args.records), tokenizer, args.out, instruct=args.instruct,
                               val_fraction=args.val_fraction, seed=args.seed)
-    except (DataError, TokenizerError) as e:
-        sys.exit(f"error: {e}")
+    except USER_ERRORS as e:
+        exit_with(e)
     print(f"wrote {meta['n_train_tokens']:,} train and {meta['n_val_tokens']:,} val tokens to {args.out}")
 
 

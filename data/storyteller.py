@@ -23,12 +23,13 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import os
 import random
 import re
 import sys
 import time
 import zlib
+
+from data.records import write_jsonl
 
 # -----------------------------------------------------------------------------
 # The values a prompt can ask for. Each is one common English word; no word is another's plural, and
@@ -515,19 +516,6 @@ def make_records(n: int, seed: int = 0, split: str = "train") -> list[dict]:
     # and gives the two splits independent streams for the same seed.
     rng = random.Random(f"storyteller:{split}:{seed}")
     return [make_record(rng, split) for _ in range(n)]
-
-
-def write_jsonl(records, path) -> None:
-    """One JSON object per line. Written to path.tmp and renamed, so a crash never leaves half a file."""
-    path = os.fspath(path)
-    directory = os.path.dirname(path)
-    if directory:
-        os.makedirs(directory, exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        for record in records:
-            f.write(json.dumps(record, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
 
 
 # -----------------------------------------------------------------------------

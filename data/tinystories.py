@@ -36,8 +36,7 @@ from pathlib import Path
 import requests
 from tqdm import tqdm
 
-from data.records import DataError, read_records
-from data.storyteller import write_jsonl
+from data.records import DataError, read_records, write_jsonl
 
 ORIGIN = "https://huggingface.co/datasets/roneneldan/TinyStories/resolve/main"
 FILES = {"train": "TinyStoriesV2-GPT4-train.txt", "valid": "TinyStoriesV2-GPT4-valid.txt",

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -34,3 +35,13 @@ def kill_train_run():
         finally:
             proc.wait()
     return kill
+
+
+@pytest.fixture(scope="session")
+def binaries() -> dict[str, Path]:
+    """run.c built by `make run run_asan`: {"run": the optimised binary, "asan": the sanitizer build}."""
+    if not any(shutil.which(cc) for cc in (os.environ.get("CC", "cc"), "cc", "gcc", "clang")):
+        pytest.skip("no C compiler found (cc, gcc or clang)")
+    result = subprocess.run(["make", "run", "run_asan"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, f"make failed:\n{result.stdout}\n{result.stderr}"
+    return {"run": ROOT / "run", "asan": ROOT / "run_asan"}

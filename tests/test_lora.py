@@ -10,10 +10,12 @@ import pytest
 import torch
 from torch import nn
 
+from errors import CheckpointError
+from formats.adapter import base_identity, load as load_adapter, save as save_adapter
 from lora import (DYNAMIC_MAP, LORA_TARGETS, NF4_CODE, Linear4bit, LoRALinear, _scale_blocks, apply_lora,
-                  base_identity, dequantize_absmax, dequantize_nf4, double_quantize, enable_grad_checkpointing,
-                  load_adapter, lora_parameters, merged_model, quantize_nf4, save_adapter)
-from model import CheckpointError, ModelArgs, Transformer
+                  dequantize_absmax, dequantize_nf4, double_quantize, enable_grad_checkpointing,
+                  lora_parameters, merged_model, quantize_nf4)
+from model import ModelArgs, Transformer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -143,7 +145,7 @@ def test_adapter_round_trip_is_exact_and_refuses_another_base(tmp_path):
     assert saved["config"]["r"] == 3 and saved["config"]["targets"] == ["wk", "w1"]
 
     fresh = tiny_model()
-    load_adapter(fresh, tmp_path / "adapter.pt", base_identity(fresh.state_dict()))
+    load_adapter(fresh, tmp_path / "adapter.pt")
     for name, p in lora_parameters(model).items():
         assert torch.equal(lora_parameters(fresh)[name], p)
     tokens = torch.randint(0, 64, (1, 16))
@@ -151,7 +153,7 @@ def test_adapter_round_trip_is_exact_and_refuses_another_base(tmp_path):
 
     other = tiny_model(seed=1)
     with pytest.raises(CheckpointError, match="different base"):
-        load_adapter(other, tmp_path / "adapter.pt", base_identity(other.state_dict()))
+        load_adapter(other, tmp_path / "adapter.pt")
 
 
 def test_merged_model_equals_adapted_model():
@@ -309,9 +311,10 @@ def test_linear4bit_matches_bitsandbytes(dtype, double_quant):
 # ----------------------------------------------------------------------------------------------------------
 # QLoRA fine-tuning end to end: pretrain a tiny completion model, then tune adapters on a 4-bit base
 
-TINY = ["--dim", "32", "--n-layers", "2", "--n-heads", "4", "--n-kv-heads", "2", "--max-seq-len", "64",
-        "--batch-size", "8", "--vocab-size", "320", "--builtin-stories", "300", "--eval-iters", "2",
-        "--log-interval", "1", "--warmup-iters", "2", "--no-sample"]
+# the shape of the base (train.py refuses shape flags with --init-from), and the settings of every run
+SHAPE = ["--dim", "32", "--n-layers", "2", "--n-heads", "4", "--n-kv-heads", "2", "--vocab-size", "320"]
+RUN = ["--max-seq-len", "64", "--batch-size", "8", "--builtin-stories", "300", "--eval-iters", "2",
+       "--log-interval", "1", "--warmup-iters", "2", "--no-sample"]
 
 
 def run(args, check=True):
@@ -333,16 +336,17 @@ def tiny_base(tmp_path_factory) -> tuple[Path, Path]:
     """(data dir, out dir) of a tiny completion-only base trained by train.py, shared by the runs below."""
     root = tmp_path_factory.mktemp("base")
     data, base_dir = root / "data", root / "base"
-    run(["train.py", *TINY, "--data-dir", str(data), "--out-dir", str(base_dir), "--max-iters", "200",
+    run(["train.py", *SHAPE, *RUN, "--data-dir", str(data), "--out-dir", str(base_dir), "--max-iters", "200",
          "--eval-interval", "200", "--learning-rate", "1e-2"])
     return data, base_dir
 
 
 def test_qlora_finetune_end_to_end(tiny_base, tmp_path):
-    from model import load_model, read_checkpoint
+    from formats.checkpoint import read as read_checkpoint
+    from formats.loader import load_model
     (data, base_dir), out = tiny_base, tmp_path / "qlora"
     # rank, alpha, targets and scaling from the command line are the ones used
-    run(["train.py", *TINY, "--instruct", "--data-dir", str(data), "--out-dir", str(out),
+    run(["train.py", *RUN, "--instruct", "--data-dir", str(data), "--out-dir", str(out),
          "--init-from", str(base_dir / "ckpt.pt"), "--lora-rank", "4", "--lora-alpha", "8",
          "--lora-targets", "wq,wk,wv,wo,w1,w2,tok_embeddings", "--lora-rslora",
          "--quantize", "nf4", "--double-quant", "--grad-checkpointing", "--max-iters", "60", "--eval-interval", "30",
@@ -367,14 +371,14 @@ def test_qlora_finetune_end_to_end(tiny_base, tmp_path):
                               "tok_embeddings.weight", "output.weight")):
             assert torch.equal(merged[name], tensor), name
     adapted, _ = load_model(base_dir / "ckpt.pt")
-    load_adapter(adapted, out / "adapter.pt", base_identity(adapted.state_dict()))
+    load_adapter(adapted, out / "adapter.pt")
     plain, _ = load_model(out / "ckpt.pt")
     tokens = torch.randint(0, base.args.vocab_size, (1, 32))
     with torch.no_grad():
         torch.testing.assert_close(adapted.eval()(tokens)[0], plain(tokens)[0], rtol=0, atol=1e-4)
 
     # resume continues the adapter run; sample.py applies the adapter unmerged; another base is refused
-    run(["train.py", *TINY, "--instruct", "--data-dir", str(data), "--out-dir", str(out), "--init-from", "resume",
+    run(["train.py", *RUN, "--instruct", "--data-dir", str(data), "--out-dir", str(out), "--init-from", "resume",
          "--max-iters", "63", "--eval-interval", "3"])
     assert sorted(train_losses(out))[-1] == 63
     result = run(["sample.py", str(base_dir / "ckpt.pt"), "--adapter", str(out / "adapter.pt"), "-t", "0", "-n", "40",
@@ -411,7 +415,7 @@ def test_lora_flags_are_validated(flags, message, capsys):
 
 def test_adapting_the_classifier_of_a_tied_base_is_refused_in_one_line(tiny_base, tmp_path):
     data, base_dir = tiny_base
-    result = run(["train.py", *TINY, "--instruct", "--data-dir", str(data), "--init-from", str(base_dir / "ckpt.pt"),
+    result = run(["train.py", *RUN, "--instruct", "--data-dir", str(data), "--init-from", str(base_dir / "ckpt.pt"),
                   "--lora-rank", "4", "--lora-targets", "wq,output", "--max-iters", "2", "--out-dir", str(tmp_path)],
                  check=False)
     assert result.returncode == 1 and "Traceback" not in result.stderr
@@ -423,7 +427,7 @@ def test_qlora_under_torchrun_matches_one_process(tiny_base, tmp_path):
     """Two processes of batch 4 equal one process of 2 x 4 with gradient accumulation: DDP averages only the
     adapters' gradients, and every rank rebuilds the same 4-bit base."""
     data, base_dir = tiny_base
-    common = ["train.py", *TINY, "--instruct", "--data-dir", str(data), "--init-from", str(base_dir / "ckpt.pt"),
+    common = ["train.py", *RUN, "--instruct", "--data-dir", str(data), "--init-from", str(base_dir / "ckpt.pt"),
               "--lora-rank", "4", "--lora-targets", "wq,wk,wv,wo,w1,w2,w3,tok_embeddings", "--quantize", "nf4",
               "--double-quant", "--batch-size", "4", "--max-iters", "8", "--eval-interval", "4"]
     run([*common, "--grad-accum", "2", "--out-dir", str(tmp_path / "one")])
@@ -438,7 +442,7 @@ def test_qlora_under_torchrun_matches_one_process(tiny_base, tmp_path):
 def test_qlora_run_resumes_exactly_after_kill(tiny_base, tmp_path, kill_train_run):
     """A killed adapter run, resumed, rebuilds the 4-bit base from --init-from and continues bit for bit."""
     data, base_dir = tiny_base
-    common = ["train.py", *TINY, "--instruct", "--data-dir", str(data),
+    common = ["train.py", *RUN, "--instruct", "--data-dir", str(data),
               "--lora-rank", "4", "--lora-dropout", "0.1", "--quantize", "nf4", "--double-quant",
               "--max-iters", "150", "--eval-interval", "10", "--learning-rate", "1e-2"]
     ref, out = tmp_path / "ref", tmp_path / "killed"

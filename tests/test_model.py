@@ -13,8 +13,10 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from model import (CheckpointError, ModelArgs, Transformer, apply_rope, export_llama2c, load_llama2c,  # noqa: E402
-                   precompute_rope, Sampler)
+from errors import CheckpointError  # noqa: E402
+from formats.llama2c import write_v0 as export_llama2c  # noqa: E402
+from formats.loader import load_model  # noqa: E402
+from model import ModelArgs, Transformer, apply_rope, precompute_rope, Sampler  # noqa: E402
 
 FIXTURES = Path(os.environ.get("STORIES_FIXTURES", Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"))
 STORIES260K = FIXTURES / "llama2c-260K"
@@ -26,6 +28,11 @@ def fixture(name: str) -> Path:
     if not path.is_file():
         pytest.skip(f"fixture {path} not found; set STORIES_FIXTURES to the folder holding llama2c-260K/")
     return path
+
+
+def load_llama2c(path) -> Transformer:
+    """A llama2.c file through the project's one loader, which recognises it by its content."""
+    return load_model(path)[0]
 
 
 def small_model(seed: int = 0, std: float = 0.3, **overrides) -> Transformer:

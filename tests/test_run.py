@@ -17,9 +17,10 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from export import (HEADER_BYTES, MAGIC, read_model_bin, write_llama2c_v0, write_llama2c_v1,  # noqa: E402
-                    write_model_bin)
-from model import CheckpointError, load_model  # noqa: E402
+from errors import CheckpointError  # noqa: E402
+from formats.llama2c import write_v0 as write_llama2c_v0, write_v1 as write_llama2c_v1  # noqa: E402
+from formats.loader import load_model  # noqa: E402
+from formats.model_bin import HEADER_BYTES, MAGIC, write as write_model_bin  # noqa: E402
 from sample import generate_text, prompt_ids  # noqa: E402
 from tokenizer import Tokenizer  # noqa: E402
 
@@ -39,15 +40,6 @@ def fixture(name: str) -> Path:
     if not path.is_file():
         pytest.skip(f"fixture {path} not found; set STORIES_FIXTURES to the folder holding llama2c-260K/")
     return path
-
-
-@pytest.fixture(scope="module")
-def binaries() -> dict[str, Path]:
-    if not any(shutil.which(cc) for cc in (os.environ.get("CC", "cc"), "cc", "gcc", "clang")):
-        pytest.skip("no C compiler found (cc, gcc or clang)")
-    result = subprocess.run(["make", "run", "run_asan"], cwd=ROOT, capture_output=True, text=True)
-    assert result.returncode == 0, f"make failed:\n{result.stdout}\n{result.stderr}"
-    return {"run": ROOT / "run", "asan": ROOT / "run_asan"}
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +145,7 @@ def test_tokenizer_found_beside_the_model_then_in_the_working_directory(binaries
 # model formats
 
 def test_every_format_gives_the_same_story(binaries, trained, tmp_path):
-    model, info = read_model_bin(trained / "model.bin")
+    model, info = load_model(trained / "model.bin")
     assert info["format"] == "ours" and info["instruct"] is True
     assert info["tokenizer"] == Tokenizer(trained / "tokenizer.model").identity
     write_llama2c_v0(model, tmp_path / "v0.bin")
@@ -167,13 +159,13 @@ def test_every_format_gives_the_same_story(binaries, trained, tmp_path):
 
     want = model.state_dict()
     for name, fmt in (("v0", "llama2c-v0"), ("v1", "llama2c-v1"), ("ours", "ours")):
-        loaded, info = read_model_bin(tmp_path / f"{name}.bin")
+        loaded, info = load_model(tmp_path / f"{name}.bin")
         assert info["format"] == fmt and loaded.args == model.args
         assert all(torch.equal(loaded.state_dict()[k], v) for k, v in want.items())
 
 
 def test_untied_classifier_in_every_format(binaries, trained, tmp_path):
-    model, _ = read_model_bin(trained / "model.bin")
+    model, _ = load_model(trained / "model.bin")
     model.args.tie_embeddings = False
     model.output.weight = torch.nn.Parameter(model.output.weight.detach().flip(0).clone())  # differs from the embedding
     write_llama2c_v0(model, tmp_path / "v0.bin")
@@ -183,19 +175,19 @@ def test_untied_classifier_in_every_format(binaries, trained, tmp_path):
     outputs = [run_c(binaries["run"], tmp_path / f"{name}.bin", *args).stdout for name in ("v0", "v1", "ours")]
     assert outputs[0] == outputs[1] == outputs[2]
     for name in ("v0", "v1", "ours"):
-        loaded, _ = read_model_bin(tmp_path / f"{name}.bin")
+        loaded, _ = load_model(tmp_path / f"{name}.bin")
         assert not loaded.args.tie_embeddings and torch.equal(loaded.output.weight, model.output.weight)
 
 
 def test_stories260K_round_trips_byte_for_byte_through_every_format(tmp_path):
     original = fixture("stories260K.bin")
-    model, info = read_model_bin(original)
+    model, info = load_model(original)
     assert info["format"] == "llama2c-v0" and info["instruct"] is False
     write_llama2c_v0(model, tmp_path / "v0.bin")
     assert (tmp_path / "v0.bin").read_bytes() == original.read_bytes()
     write_model_bin(model, tmp_path / "ours.bin")  # ours -> v1 -> v0 loses nothing either
-    write_llama2c_v1(read_model_bin(tmp_path / "ours.bin")[0], tmp_path / "v1.bin")
-    write_llama2c_v0(read_model_bin(tmp_path / "v1.bin")[0], tmp_path / "again.bin")
+    write_llama2c_v1(load_model(tmp_path / "ours.bin")[0], tmp_path / "v1.bin")
+    write_llama2c_v0(load_model(tmp_path / "v1.bin")[0], tmp_path / "again.bin")
     assert (tmp_path / "again.bin").read_bytes() == original.read_bytes()
 
 
@@ -211,10 +203,10 @@ def test_python_reader_rejects_bad_files(trained, tmp_path):
     for cut in (3, 100, HEADER_BYTES + 5, len(data) - 1):
         (tmp_path / "cut.bin").write_bytes(data[:cut])
         with pytest.raises(CheckpointError):
-            read_model_bin(tmp_path / "cut.bin")
+            load_model(tmp_path / "cut.bin")
     (tmp_path / "v9.bin").write_bytes(MAGIC + struct.pack("<i", 9) + data[8:])
     with pytest.raises(CheckpointError, match="version 9"):
-        read_model_bin(tmp_path / "v9.bin")
+        load_model(tmp_path / "v9.bin")
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -254,37 +246,51 @@ def test_c_encoding_matches_sentencepiece(binaries, trained, which):
 # ----------------------------------------------------------------------------------------------------------
 # bad input, under AddressSanitizer and UndefinedBehaviorSanitizer
 
-def assert_clean_failure(result: subprocess.CompletedProcess, message: str):
+def assert_clean_failure(result: subprocess.CompletedProcess, message: str, status: int = 1):
+    """One line on stderr naming the problem, and the exit status: 2 for a bad command line, 1 otherwise."""
     stderr = result.stderr.decode(errors="replace")
     assert "Sanitizer" not in stderr and "runtime error" not in stderr, stderr
-    assert result.returncode == 1, stderr
+    assert result.returncode == status, stderr
     assert stderr.startswith("error: ") and stderr.count("\n") == 1, stderr  # exactly one line
     assert message in stderr, stderr
 
 
-@pytest.mark.parametrize("args, message", [
-    (["-q", "1"], "unknown option '-q'"),
-    (["-t"], "-t needs a value"),
-    (["-i", "hi", "-n"], "-n needs a value"),
-    (["-t", "warm"], "-t expects a number"),
-    (["-t", "-1"], "-t must not be negative"),
-    (["-p", "1.5"], "-p must be in [0, 1]"),
-    (["-n", "-5"], "-n expects a whole number"),
-    (["-k", "3x"], "-k expects a whole number"),
-    (["-s", "-3"], "-s expects a whole number"),
-    (["-m", "chat"], "-m expects instruct, generate or encode"),
-    (["-i", ""], "instruct mode needs an instruction"),
-    (["-i", " \n\t "], "instruct mode needs an instruction"),
-    (["-i", "word " * 300], "the prompt is"),  # over-long prompts are refused, not truncated
-    (["-m", "generate", "-i", "é" * 300], "the model's context is 256"),
-    ([b"-i", b"bad \xff\xfe utf-8"], "not valid UTF-8"),
-    ([b"-i", b"overlong \xc0\xaf"], "not valid UTF-8"),
-    ([b"-i", b"surrogate \xed\xa0\x80"], "not valid UTF-8"),
-    ([b"-i", b"cut \xe2\x82"], "not valid UTF-8"),
-    (["-z", "/no/such/tokenizer.bin"], "cannot open tokenizer /no/such/tokenizer.bin"),
+USAGE, FAILURE = 2, 1  # exit statuses: a bad command line (as argparse), and everything else
+
+
+@pytest.mark.parametrize("args, status, message", [
+    (["-q", "1"], USAGE, "unknown option '-q'"),
+    (["-t"], USAGE, "-t needs a value"),
+    (["-i", "hi", "-n"], USAGE, "-n needs a value"),
+    (["-t", "warm"], USAGE, "-t expects a number"),
+    (["-t", "-1"], USAGE, "-t must not be negative"),
+    (["-p", "1.5"], USAGE, "-p must be in [0, 1]"),
+    (["-p", "2"], USAGE, "-p must be in [0, 1]"),
+    (["-n", "-5"], USAGE, "-n expects a whole number"),
+    (["-k", "3x"], USAGE, "-k expects a whole number"),
+    (["-s", "-3"], USAGE, "-s expects a whole number"),
+    (["-m", "chat"], USAGE, "-m expects instruct, generate or encode"),
+    (["-m", "bogus"], USAGE, "-m expects instruct, generate or encode"),
+    (["-i", ""], FAILURE, "instruct mode needs an instruction"),
+    (["-i", " \n\t "], FAILURE, "instruct mode needs an instruction"),
+    (["-i", "word " * 300], FAILURE, "the prompt is"),  # over-long prompts are refused, not truncated
+    (["-m", "generate", "-i", "é" * 300], FAILURE, "the model's context is 256"),
+    ([b"-i", b"bad \xff\xfe utf-8"], FAILURE, "not valid UTF-8"),
+    ([b"-i", b"overlong \xc0\xaf"], FAILURE, "not valid UTF-8"),
+    ([b"-i", b"surrogate \xed\xa0\x80"], FAILURE, "not valid UTF-8"),
+    ([b"-i", b"cut \xe2\x82"], FAILURE, "not valid UTF-8"),
+    (["-z", "/no/such/tokenizer.bin"], FAILURE, "cannot open tokenizer /no/such/tokenizer.bin"),
 ])
-def test_bad_flags_and_prompts(binaries, trained, args, message):
-    assert_clean_failure(run_c(binaries["asan"], trained / "model.bin", *args, check=False), message)
+def test_bad_flags_and_prompts(binaries, trained, args, status, message):
+    assert_clean_failure(run_c(binaries["asan"], trained / "model.bin", *args, check=False), message, status)
+
+
+def test_usage_and_help(binaries):
+    result = run_c(binaries["asan"], check=False)  # no model file: the usage, on stderr
+    assert result.returncode == USAGE and result.stderr.startswith(b"Usage: ") and not result.stdout
+    for args in (["-h"], ["--help"], ["model.bin", "-t", "0", "-h"]):  # help exits before any file is opened
+        result = run_c(binaries["asan"], *args, check=False)
+        assert result.returncode == 0 and result.stdout.startswith(b"Usage: ") and not result.stderr, args
 
 
 def test_bad_input_on_stdin(binaries, trained):
@@ -297,11 +303,11 @@ def test_missing_or_odd_model_paths(binaries, tmp_path):
     assert_clean_failure(run_c(binaries["asan"], tmp_path, check=False), "not a regular file")
     (tmp_path / "empty.bin").write_bytes(b"")
     assert_clean_failure(run_c(binaries["asan"], tmp_path / "empty.bin", check=False), "too short")
-    assert_clean_failure(run_c(binaries["asan"], "-i", check=False), "the first argument must be the model file")
+    assert_clean_failure(run_c(binaries["asan"], "-i", check=False), "the first argument must be the model file", USAGE)
 
 
 def test_truncated_files_at_many_cut_points(binaries, trained, tmp_path):
-    model, _ = read_model_bin(trained / "model.bin")
+    model, _ = load_model(trained / "model.bin")
     write_llama2c_v0(model, tmp_path / "v0.bin")
     write_llama2c_v1(model, tmp_path / "v1.bin")
     for source in (trained / "model.bin", tmp_path / "v0.bin", tmp_path / "v1.bin"):
@@ -310,8 +316,8 @@ def test_truncated_files_at_many_cut_points(binaries, trained, tmp_path):
             (tmp_path / "cut.bin").write_bytes(data[:cut])
             result = run_c(binaries["asan"], tmp_path / "cut.bin", "-z", trained / "tokenizer.bin", "-i", "hi", check=False)
             assert_clean_failure(result, "cut.bin")
-    tokenizer = (trained / "tokenizer.bin").read_bytes()
-    for cut in (0, 2, 4, 9, 11, len(tokenizer) // 2, len(tokenizer) - 1):
+    tokenizer = (trained / "tokenizer.bin").read_bytes()  # ends with the 36-byte identity trailer
+    for cut in (0, 2, 4, 9, 11, len(tokenizer) // 2, len(tokenizer) - 37, len(tokenizer) - 32, len(tokenizer) - 1):
         (tmp_path / "tok.bin").write_bytes(tokenizer[:cut])
         result = run_c(binaries["asan"], trained / "model.bin", "-z", tmp_path / "tok.bin", "-i", "hi", check=False)
         assert_clean_failure(result, "tok.bin")
@@ -356,7 +362,7 @@ def test_absurd_headers(binaries, trained, tmp_path, offset, fmt, value, message
 
 
 def test_absurd_llama2c_headers(binaries, trained, tmp_path):
-    model, _ = read_model_bin(trained / "model.bin")
+    model, _ = load_model(trained / "model.bin")
     write_llama2c_v0(model, tmp_path / "v0.bin")
     write_llama2c_v1(model, tmp_path / "v1.bin")
     tok = ["-z", trained / "tokenizer.bin", "-i", "hi"]
@@ -384,6 +390,39 @@ def test_tokenizer_that_does_not_match_the_model(binaries, trained):
     assert_clean_failure(result, "has 320 pieces but the model's vocabulary has 512")
     result = run_c(binaries["asan"], trained / "model.bin", "-z", trained / "model.bin", "-i", "hi", check=False)
     assert_clean_failure(result, "model.bin")  # not a tokenizer at all
+
+
+TRAILER_MAGIC = b"tsid"  # Tokenizer.export's identity trailer: these 4 bytes, then the .model's raw sha256
+
+
+def test_tokenizer_with_the_right_size_but_another_identity(binaries, trained, tmp_path):
+    identity = Tokenizer(trained / "tokenizer.model").identity
+    ours = (trained / "tokenizer.bin").read_bytes()
+    assert ours[-36:] == TRAILER_MAGIC + bytes.fromhex(identity)  # train.py's export records the identity
+    other = "ab" * 32  # the same 320 pieces, said to come from another .model
+    (tmp_path / "other.bin").write_bytes(ours[:-32] + bytes.fromhex(other))
+    for binary in (binaries["run"], binaries["asan"]):
+        result = run_c(binary, trained / "model.bin", "-z", tmp_path / "other.bin", "-i", "hi", check=False)
+        assert_clean_failure(result, f"{tmp_path / 'other.bin'} is tokenizer {other[:12]} but "
+                                     f"{trained / 'model.bin'} was trained with tokenizer {identity[:12]}")
+        assert b"pass the tokenizer the model was trained with (-z)" in result.stderr
+
+    (tmp_path / "junk.bin").write_bytes(ours + b"x")  # bytes after the trailer: corrupt, not a piece
+    result = run_c(binaries["asan"], trained / "model.bin", "-z", tmp_path / "junk.bin", "-i", "hi", check=False)
+    assert_clean_failure(result, "junk.bin: the identity trailer after 320 pieces has 37 bytes, expected 36")
+
+
+def test_identity_is_checked_only_when_both_files_record_one(binaries, trained, tmp_path):
+    args = ["-i", INSTRUCTION, "-t", "1.0", "-k", "30", "-s", "9", "-n", "0"]
+    want = run_c(binaries["asan"], trained / "model.bin", "-z", trained / "tokenizer.bin", *args).stdout
+    assert len(want) > 100
+    # a tokenizer.bin without the trailer (llama2.c's bytes): only the piece count is checked
+    Tokenizer(trained / "tokenizer.model").export(tmp_path / "plain.bin", record_identity=False)
+    assert (tmp_path / "plain.bin").read_bytes() == (trained / "tokenizer.bin").read_bytes()[:-36]
+    assert run_c(binaries["asan"], trained / "model.bin", "-z", tmp_path / "plain.bin", *args).stdout == want
+    # a model header that records no identity (zeros at bytes 56..87), with a tokenizer that does
+    unrecorded = patched(trained / "model.bin", tmp_path / "unrecorded.bin", 56, "<32s", bytes(32))
+    assert run_c(binaries["asan"], unrecorded, "-z", trained / "tokenizer.bin", *args).stdout == want
 
 
 def test_asan_build_runs_a_whole_story_cleanly(binaries, trained):

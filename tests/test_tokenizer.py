@@ -72,19 +72,29 @@ ROUND_TRIP_TEXTS = [
 # -----------------------------------------------------------------------------
 # llama2.c's tokenizer.bin
 
-def read_tokenizer_bin(path: Path) -> tuple[int, list[bytes], list[float]]:
-    """Parse llama2.c's tokenizer.bin the way run.c's build_tokenizer does."""
+# Tokenizer.export's identity trailer: these 4 bytes (a float32 of +1.7e22, never a SentencePiece score),
+# then the raw sha256 of the .model
+TRAILER_MAGIC = b"tsid"
+
+
+def read_tokenizer_bin(path: Path) -> tuple[int, list[bytes], list[float], str | None]:
+    """Parse llama2.c's tokenizer.bin the way run.c's build_tokenizer does, with our identity trailer if it
+    has one: max_token_length, pieces, scores, and the identity (hex sha256; None without a trailer)."""
     data = path.read_bytes()
     (max_token_length,), offset = struct.unpack_from("<i", data, 0), 4
-    pieces, scores = [], []
-    while offset < len(data):
+    pieces, scores, identity, end = [], [], None, len(data)
+    while offset < end:
+        if data[offset:offset + 4] == TRAILER_MAGIC:
+            assert len(data) - offset == 4 + 32, "the identity trailer is not the file's last 36 bytes"
+            identity, end = data[offset + 4:].hex(), offset
+            break
         score, length = struct.unpack_from("<fi", data, offset)
         offset += 8
         pieces.append(data[offset:offset + length])
         scores.append(score)
         offset += length
-    assert offset == len(data), "tokenizer.bin ends in the middle of a piece"
-    return max_token_length, pieces, scores
+    assert offset == end, "tokenizer.bin ends in the middle of a piece"
+    return max_token_length, pieces, scores, identity
 
 
 def decode_like_run_c(pieces: list[bytes], ids: list[int], bos_id: int) -> bytes:
@@ -104,17 +114,37 @@ def decode_like_run_c(pieces: list[bytes], ids: list[int], bos_id: int) -> bytes
 
 def test_export_is_byte_identical_to_llama2c_tok512_bin(tok512, tmp_path):
     out = tmp_path / "tok512.bin"
-    tok512.export(out)
+    tok512.export(out, record_identity=False)
     assert out.read_bytes() == need(TOK512_BIN).read_bytes()
     assert [p.name for p in tmp_path.iterdir()] == ["tok512.bin"], "atomic write left a temp file behind"
+
+
+def test_default_export_is_llama2c_bytes_plus_the_identity_trailer(tok512, tmp_path):
+    out = tmp_path / "tok512.bin"
+    tok512.export(out)
+    sha256 = hashlib.sha256(need(TOK512_MODEL).read_bytes()).digest()
+    assert out.read_bytes() == need(TOK512_BIN).read_bytes() + TRAILER_MAGIC + sha256
+    # where a reader expects a piece's score, the magic reads as a positive float, which no score is
+    assert struct.unpack("<f", TRAILER_MAGIC)[0] > 1e20 and max(read_tokenizer_bin(out)[2]) <= 0
+    _, pieces, _, identity = read_tokenizer_bin(out)
+    assert len(pieces) == tok512.vocab_size and identity == tok512.identity
+
+
+def test_read_tokenizer_bin_refuses_a_file_cut_inside_a_piece_or_the_trailer(tok512, tmp_path):
+    tok512.export(tmp_path / "tok.bin")
+    data = (tmp_path / "tok.bin").read_bytes()
+    for cut in (len(data) - 36 - 1, len(data) - 1):  # inside the last piece, inside the trailer
+        (tmp_path / "cut.bin").write_bytes(data[:cut])
+        with pytest.raises(AssertionError):
+            read_tokenizer_bin(tmp_path / "cut.bin")
 
 
 def test_exported_bin_holds_every_piece_and_score(trained, tmp_path):
     out = tmp_path / "tok.bin"
     trained.export(out)
-    max_token_length, pieces, scores = read_tokenizer_bin(out)
+    max_token_length, pieces, scores, identity = read_tokenizer_bin(out)
 
-    assert len(pieces) == trained.vocab_size
+    assert len(pieces) == trained.vocab_size and identity == trained.identity
     assert max_token_length == max(len(p) for p in pieces)
     assert pieces[trained.bos_id] == b"\n<s>\n" and pieces[trained.eos_id] == b"\n</s>\n"
     for i in range(trained.vocab_size):
@@ -366,7 +396,8 @@ def test_cli_train_export_encode(tmp_path):
     result = run_cli("train", "--vocab-size", VOCAB_SIZE, "--input", need(VALID100), "--out", model)
     assert result.returncode == 0, result.stderr
     assert run_cli("export", model, out_bin).returncode == 0
-    assert read_tokenizer_bin(out_bin)[1][1] == b"\n<s>\n"
+    _, pieces, _, identity = read_tokenizer_bin(out_bin)
+    assert pieces[1] == b"\n<s>\n" and identity == Tokenizer(model).identity
     result = run_cli("encode", model, "Once upon a time", "--bos")
     assert result.returncode == 0, result.stderr
     assert [int(i) for i in result.stdout.split()] == Tokenizer(model).encode("Once upon a time", bos=True)

@@ -12,9 +12,11 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(os.environ.get("STORIES_FIXTURES", ROOT.parent / "shared" / "fixtures"))
 
 # a model and run small enough for a test: ~50k parameters, 64-token windows
-TINY = ["--dim", "32", "--n-layers", "2", "--n-heads", "4", "--n-kv-heads", "2", "--max-seq-len", "128",
-        "--batch-size", "4", "--vocab-size", "320", "--builtin-stories", "400", "--eval-iters", "2",
-        "--log-interval", "1", "--learning-rate", "3e-3", "--warmup-iters", "5", "--no-sample"]
+# (train.py refuses the shape flags with --init-from: a fine-tune or resume keeps its model's shape)
+SHAPE = ["--dim", "32", "--n-layers", "2", "--n-heads", "4", "--n-kv-heads", "2", "--vocab-size", "320"]
+RUN = ["--max-seq-len", "128", "--batch-size", "4", "--builtin-stories", "400", "--eval-iters", "2",
+       "--log-interval", "1", "--learning-rate", "3e-3", "--warmup-iters", "5", "--no-sample"]
+TINY = [*SHAPE, *RUN]
 
 
 def run(args, check=True, env_extra=None, **kwargs):
@@ -82,7 +84,9 @@ def test_resume_after_kill_reproduces_the_loss_curve(data_dir, tmp_path, kill_tr
     killed_at = max(losses(out))
     assert killed_at < 150
 
-    run(["train.py", *common, "--out-dir", str(out), "--init-from", "resume"])
+    resume = [*RUN, "--instruct", "--data-dir", str(data_dir), "--max-iters", "150", "--eval-interval", "10",
+              "--dropout", "0.1"]
+    run(["train.py", *resume, "--out-dir", str(out), "--init-from", "resume"])
     got, want = losses(out), losses(ref)
     assert sorted(got) == sorted(want)
     for step in want:
@@ -123,9 +127,14 @@ def test_teacher_csv_and_jsonl_train(tmp_path):
     (["--max-iters", "0"], "must be positive"),
     (["--bogus-flag"], "unrecognized arguments"),
     (["--init-from", "resume"], "no checkpoint"),
+    (["--init-from", "x.pt", "--dim", "64"], "--dim set the shape of a new model"),
+    (["--init-from", "resume", "--vocab-size", "512"], "--vocab-size set the shape"),
+    (["--tokenizer", "tok.model"], "--tokenizer names the tokenizer of an --init-from PATH model"),
+    (["--init-from", "no/such/model.bin"], "no such file"),
+    (["--device", "bogus"], "--device must be auto, cpu"),
 ])
 def test_bad_input_gets_one_clear_line(tmp_path, args, message):
-    result = run(["train.py", *TINY, "--out-dir", str(tmp_path / "o"), "--data-dir", str(tmp_path / "d"), *args], check=False)
+    result = run(["train.py", *RUN, "--out-dir", str(tmp_path / "o"), "--data-dir", str(tmp_path / "d"), *args], check=False)
     assert result.returncode != 0
     assert message in result.stderr
     assert "Traceback" not in result.stderr
@@ -152,3 +161,44 @@ def test_sample_cli_prints_llama2c_golden_output():
     d = FIXTURES / "llama2c-260K"
     result = run(["sample.py", str(d / "stories260K.bin"), "-z", str(d / "tok512.model"), "-t", "0", "-n", "200"])
     assert result.stdout == (d / "expected_greedy_200.txt").read_text()
+
+
+@pytest.mark.skipif(not (FIXTURES / "llama2c-260K" / "stories260K.bin").exists()
+                    or not (FIXTURES / "distillation" / "story_distillation.csv").exists(),
+                    reason="fixtures llama2c-260K/ and distillation/ not found (set STORIES_FIXTURES)")
+def test_qlora_finetune_of_llama2c_stories260K_from_its_bin_and_its_pt(tmp_path, binaries):
+    """The instruct-fork workflow: llama2.c's pretrained stories260K, fine-tuned with QLoRA on real teacher
+    stories, from its model.bin and from a ckpt.pt laid out as llama2.c's train.py saves it; then sampled
+    in Python and C."""
+    from test_formats import save_like_llama2c  # tests/ is on sys.path under pytest
+    from formats.loader import load_model
+    d, csv = FIXTURES / "llama2c-260K", FIXTURES / "distillation" / "story_distillation.csv"
+    save_like_llama2c(load_model(d / "stories260K.bin")[0], tmp_path / "ckpt.pt", multiple_of=4)
+    common = ["train.py", "--instruct", "--dataset", str(csv), "--data-dir", str(tmp_path / "cache"),
+              "--batch-size", "8", "--eval-iters", "2", "--log-interval", "1", "--learning-rate", "1e-2",
+              "--warmup-iters", "3", "--lora-rank", "8", "--lora-targets", "wq,wk,wv,wo,w1,w2,w3,tok_embeddings",
+              "--quantize", "nf4", "--double-quant", "--no-sample"]
+    for name, base in (("bin", d / "stories260K.bin"), ("pt", tmp_path / "ckpt.pt")):
+        run([*common, "--init-from", str(base), "--tokenizer", str(d / "tok512.model"), "--max-iters", "30",
+             "--eval-interval", "15", "--out-dir", str(tmp_path / name)])
+    from_bin, from_pt = losses(tmp_path / "bin"), losses(tmp_path / "pt")
+    assert sorted(from_bin) == list(range(1, 31))
+    for step in from_bin:  # the same weights in two files: the same run
+        assert from_pt[step] == pytest.approx(from_bin[step], abs=1e-6), step
+    first, last = [sum(from_bin[s] for s in steps) / 5 for steps in (range(1, 6), range(26, 31))]
+    assert last < first - 0.3, (first, last)
+
+    # an adapter run over a llama2.c base resumes through the same loader
+    run([*common, "--init-from", "resume", "--max-iters", "33", "--eval-interval", "3", "--out-dir", str(tmp_path / "bin")])
+    assert max(losses(tmp_path / "bin")) == 33
+
+    out, prompt = tmp_path / "bin", "Write a story about a brave knight who is afraid of the dark."
+    python = run(["sample.py", str(out / "ckpt.pt"), "-t", "0", "-n", "150", "-i", prompt]).stdout
+    c = subprocess.run([str(binaries["run"]), str(out / "model.bin"), "-t", "0", "-n", "150", "-i", prompt],
+                       capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert c.returncode == 0, c.stderr
+    assert c.stdout == python and len(python) > 100
+    # the adapter alone, applied unmerged to llama2.c's own file
+    adapted = run(["sample.py", str(d / "stories260K.bin"), "-z", str(d / "tok512.model"), "--adapter",
+                   str(out / "adapter.pt"), "-t", "0", "-n", "150", "-i", prompt]).stdout
+    assert len(adapted) > 100

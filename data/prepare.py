@@ -1,0 +1,151 @@
+"""The data pipeline: records -> SentencePiece vocabulary -> token shards, cached under one directory.
+
+    shard_dir, tokenizer_model = prepare("builtin", "data/cache", instruct=True, seed=1337)
+
+train.py calls prepare(), which builds whatever is missing; eval.py calls validation_shards(), which never
+writes into the cache. Layout of the cache (data_dir):
+
+    builtin/stories-30000.jsonl            the built-in storyteller's records (data/storyteller.py)
+    tinystories/...                        the download, and its instruction records (data/tinystories.py)
+    <name>/                                a user's records file <name>.jsonl/.csv/.txt stays where it is
+    <root>/tokenizer-1024-<records>.model  a vocabulary trained on those records
+    <root>/instruct-<key>/                 shards: train_NNN.bin, val_NNN.bin and meta.json (written last)
+
+<records> is the start of the sha256 of the records file's bytes. <key> is the start of a sha256 over
+everything that changes the shards: the records' content, the tokenizer's identity, the layout (instruct
+or completion), the shuffle seed and the validation fraction. An edited file, another seed or another
+tokenizer gets shards of its own, never the split made for something else.
+"""
+
+import hashlib
+import json
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+from data import storyteller
+from data.records import DataError, read_records, write_jsonl
+from data.shards import encode_dataset
+from tokenizer import Tokenizer, train_tokenizer
+
+VAL_FRACTION = 0.05  # share of the records held out for validation
+
+
+def file_digest(path) -> str:
+    """sha256 of a file's bytes, read in 1 MiB pieces (a TinyStories file is 2 GB)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def shards_key(records_digest: str, tokenizer_identity: str, instruct: bool, seed: int, val_fraction: float) -> str:
+    fields = dict(records=records_digest, tokenizer=tokenizer_identity, instruct=instruct, seed=seed,
+                  val_fraction=val_fraction)
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+
+
+def cache_root(dataset: str, data_dir) -> Path:
+    """Where the prepared data of a dataset lives (not a shard directory: see prepare)."""
+    if dataset in ("builtin", "tinystories"):
+        return Path(data_dir) / dataset
+    return Path(data_dir) / Path(dataset).stem
+
+
+def records_file(dataset: str, root: Path, instruct: bool, builtin_stories: int, log, create: bool) -> Path | None:
+    """The records file of a dataset, made first when create is set (generated, or downloaded and
+    converted). Without create: None for built-in stories not yet written; DataError for TinyStories."""
+    if dataset == "builtin":
+        path = root / f"stories-{builtin_stories}.jsonl"
+        if create and not path.exists():
+            log(f"writing {builtin_stories:,} built-in stories to {path}")
+            write_jsonl(storyteller.make_records(builtin_stories, seed=0, split="train"), path)
+        return path if path.exists() else None
+    if dataset == "tinystories":  # downloaded and converted once into root; TINYSTORIES_URL picks a mirror
+        from data import tinystories
+        if not create:
+            path = root / (tinystories.INSTRUCT_RECORDS if instruct else tinystories.FILES["train"])
+            if not path.exists():
+                raise DataError(f"{path}: TinyStories is not prepared; train.py --dataset tinystories prepares it")
+            return path
+        return tinystories.prepare(root, instruct=instruct, log=log)
+    path = Path(dataset)
+    if not path.is_file():
+        raise DataError(f"--dataset {dataset}: no such file or directory")
+    return path
+
+
+def shard_directory(dataset: str, tokenizer_model, log=print) -> tuple[Path, Path] | None:
+    """(dataset, its tokenizer) when dataset is a directory of shards encoded earlier, else None."""
+    root = Path(dataset)
+    if not root.is_dir():
+        return None
+    if not (root / "meta.json").exists():
+        raise DataError(f"--dataset {dataset}: directory has no meta.json (not a finished shard directory)")
+    tok = tokenizer_model or next((p for p in (root / "tokenizer.model", root.parent / "tokenizer.model")
+                                   if p.exists()), None)
+    if tok is None:
+        raise DataError(f"{root}: a shard directory needs its tokenizer.model beside it")
+    return root, Path(tok)
+
+
+def prepare(dataset: str, data_dir, *, instruct: bool, seed: int, val_fraction: float = VAL_FRACTION,
+            vocab_size: int = 1024, builtin_stories: int = 30000, tokenizer_model=None,
+            log=print) -> tuple[Path, Path]:
+    """Make sure records, vocabulary and shards exist; return (shard directory, tokenizer .model).
+
+    dataset: "builtin", "tinystories", a .jsonl/.csv/.txt records file, or a directory of shards.
+    tokenizer_model: the vocabulary to encode with (a fine-tuned model's own); None trains one of
+    vocab_size pieces on the records, once."""
+    given = shard_directory(dataset, tokenizer_model)
+    if given:
+        return given
+    root = cache_root(dataset, data_dir)
+    records_path = records_file(dataset, root, instruct, builtin_stories, log, create=True)
+    digest = file_digest(records_path)
+    records = None  # read only when something has to be built from them
+    if tokenizer_model is None:
+        tokenizer_model = root / f"tokenizer-{vocab_size}-{digest[:12]}.model"
+        if not tokenizer_model.exists():
+            records = read_records(records_path)
+            log(f"training a {vocab_size}-piece vocab on {len(records):,} stories")
+            train_tokenizer((r["story"] for r in records), vocab_size, tokenizer_model)
+    tokenizer = Tokenizer(tokenizer_model)
+    key = shards_key(digest, tokenizer.identity, instruct, seed, val_fraction)
+    shard_dir = root / f"{'instruct' if instruct else 'completion'}-{key[:12]}"
+    if not (shard_dir / "meta.json").exists():
+        records = records if records is not None else read_records(records_path)
+        log(f"encoding {len(records):,} records into {shard_dir}")
+        encode_dataset(records, tokenizer, shard_dir, instruct=instruct, seed=seed, val_fraction=val_fraction)
+    return shard_dir, Path(tokenizer_model)
+
+
+@contextmanager
+def validation_shards(dataset: str, data_dir, tokenizer: Tokenizer, *, instruct: bool, seed: int,
+                      val_fraction: float = VAL_FRACTION, builtin_stories: int = 30000):
+    """The validation shards of a dataset encoded with `tokenizer`: the cached ones when train.py made
+    them, else encoded into a temporary directory that is gone after the with-block. Never writes into
+    the cache, so evaluating cannot change what a later training run finds there.
+
+        with validation_shards("builtin", "data/cache", tok, instruct=True, seed=1337) as shards:
+            ...  # a list of val_*.bin paths"""
+    given = shard_directory(dataset, tokenizer.model_path)
+    if given:
+        yield sorted(given[0].glob("val_*.bin"))
+        return
+    root = cache_root(dataset, data_dir)
+    path = records_file(dataset, root, instruct, builtin_stories, log=print, create=False)
+    if path is not None:
+        key = shards_key(file_digest(path), tokenizer.identity, instruct, seed, val_fraction)
+        cached = root / f"{'instruct' if instruct else 'completion'}-{key[:12]}"
+        if (cached / "meta.json").exists():
+            yield sorted(cached.glob("val_*.bin"))
+            return
+        records = read_records(path)
+    else:  # built-in stories never written to this cache: the storyteller makes the same ones again
+        records = storyteller.make_records(builtin_stories, seed=0, split="train")
+    with tempfile.TemporaryDirectory(prefix="eval-shards-") as tmp:
+        encode_dataset(records, tokenizer, tmp, instruct=instruct, seed=seed, val_fraction=val_fraction,
+                       splits=("val",))
+        yield sorted(Path(tmp).glob("val_*.bin"))
