@@ -30,6 +30,7 @@ import time
 import zlib
 
 from data.records import write_jsonl
+from errors import exit_with
 
 # -----------------------------------------------------------------------------
 # The values a prompt can ask for. Each is one common English word; no word is another's plural, and
@@ -522,14 +523,8 @@ def make_records(n: int, seed: int = 0, split: str = "train") -> list[dict]:
 # CLI
 
 
-class _ArgumentParser(argparse.ArgumentParser):
-    def error(self, message):  # one line and exit 1, instead of argparse's usage dump and exit 2
-        print(f"error: {message}", file=sys.stderr)
-        sys.exit(1)
-
-
 def main(argv=None) -> None:
-    parser = _ArgumentParser(description="Write synthetic (prompt, story) records as JSONL: the offline "
+    parser = argparse.ArgumentParser(description="Write synthetic (prompt, story) records as JSONL: the offline "
                                          "stand-in for teacher-distilled stories.")
     parser.add_argument("--n", type=int, default=20000, help="number of records (default 20000)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -555,7 +550,7 @@ def main(argv=None) -> None:
         try:
             write_jsonl(records, args.out)
         except OSError as e:
-            parser.error(f"cannot write {args.out}: {e.strerror or e}")
+            exit_with(e)
         words = sum(len(r["story"].split()) for r in records)
         print(f"wrote {len(records)} {args.split} records ({words / len(records):.0f} words per story) "
               f"to {args.out} in {elapsed:.1f}s", file=sys.stderr)

@@ -42,6 +42,7 @@ import requests
 from tqdm import tqdm
 
 from data.records import prompt_from_topic, strip_teacher_chatter
+from errors import DataError, exit_with
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_THEMES = HERE / "themes.txt"
@@ -468,11 +469,9 @@ def main(argv=None) -> int:
         topic_template = Path(args.topic_prompt).read_text(encoding="utf-8").strip()
         story_template = Path(args.story_prompt).read_text(encoding="utf-8").strip()
     except OSError as e:
-        print(f"error: {e.filename}: {e.strerror}", file=sys.stderr)
-        return 2
+        exit_with(e)
     if not themes:
-        print(f"error: {args.themes}: no themes in it", file=sys.stderr)
-        return 2
+        exit_with(DataError(f"{args.themes}: no themes in it"))
     out = Path(args.out_dir)
     if args.dry_run:
         print(f"# {args.endpoint} endpoint {args.base_url}, model {args.model}, {len(themes)} themes")
@@ -504,8 +503,7 @@ def main(argv=None) -> int:
             story_stage(client, story_jobs(logs["topics"]), story_template, logs["stories"], logs["rejects"], args.workers)
     except TeacherError as e:
         print(summary(stats, out, time.time() - start), file=sys.stderr)
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        exit_with(e)
     except KeyboardInterrupt:
         print(summary(stats, out, time.time() - start), file=sys.stderr)
         print("interrupted; everything finished is saved, rerun the same command to resume", file=sys.stderr)

@@ -37,6 +37,7 @@ import requests
 from tqdm import tqdm
 
 from data.records import DataError, read_records, write_jsonl
+from errors import USER_ERRORS, exit_with
 
 ORIGIN = "https://huggingface.co/datasets/roneneldan/TinyStories/resolve/main"
 FILES = {"train": "TinyStoriesV2-GPT4-train.txt", "valid": "TinyStoriesV2-GPT4-valid.txt",
@@ -208,9 +209,8 @@ def main(argv=None) -> int:
                     print(f"wrote {convert_all_data(path, records):,} instruction records to {records}")
             else:
                 print(f"{path}: {len(read_records(path)):,} stories")
-    except DataError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+    except USER_ERRORS as e:
+        exit_with(e)
     return 0
 
 

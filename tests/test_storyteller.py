@@ -218,9 +218,16 @@ def run_cli(*args):
                                   ("--n", "5")])
 def test_cli_errors_are_one_line(args):
     result = run_cli(*args)
-    assert result.returncode == 1
+    assert result.returncode == 2  # a usage error, as argparse reports it everywhere: usage, then one line
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert lines[0].startswith("usage: ") and ": error: " in lines[-1], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_cannot_write_is_one_line(tmp_path):
+    (tmp_path / "file").write_text("")
+    result = run_cli("--n", "3", "--out", str(tmp_path / "file" / "records.jsonl"))
+    assert result.returncode == 1 and result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
 
 
 def test_cli_writes_records(tmp_path):
