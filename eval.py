@@ -1,14 +1,18 @@
 """
-Evaluate a checkpoint: validation loss and perplexity, and (for built-in stories) how well the model
-follows instructions it has never seen.
+Evaluate a checkpoint: validation loss and perplexity, and how well the model follows instructions it
+has never seen.
 
-    python eval.py out/ckpt.pt                       # built-in data: loss + instruction following
+    python eval.py out/ckpt.pt                       # loss + instruction following on three prompt sets
     python eval.py out/ckpt.pt --dataset stories.jsonl --no-follow
 
-Instruction following: the built-in storyteller holds some (character kind, place) pairings out of
-training. For each held-out prompt the model writes a story (greedy by default), and we check which of
-the requested attributes (name, kind, place, object, helper) the story mentions. We report the fraction
-of requested attributes present, and the fraction of stories that have all of them.
+Instruction following: for each prompt the model writes a story (greedy by default), and data/scoring.py
+checks which of the words the prompt asked for the story contains (whole words; plurals, possessives
+and verb forms count). Three sets, side by side:
+  held-out combinations  storyteller prompts pairing a character with a word it never meets in training
+  held-out words         storyteller prompts made only of words that never occur in training
+  free-form              data/freeform.jsonl: prompts written by hand in ordinary words, not by the storyteller
+For each: the share of required words present, the share of prompts with every word present, and the
+share of stories that ended at EOS rather than at the edge of the context.
 """
 
 import argparse
@@ -23,7 +27,8 @@ from data.shards import Batches
 from errors import USER_ERRORS, exit_with, flag_type
 from formats.atomic import write_text
 from model import pick_device
-from sample import generate_text, load_for_sampling
+from data.scoring import read_freeform, score
+from sample import generate_text, load_for_sampling, prompt_ids
 from tokenizer import Tokenizer
 
 # what a run records in its checkpoint's config that decides its validation split, and train.py's
@@ -46,31 +51,36 @@ def validation_loss(model, tokenizer: Tokenizer, split: dict, instruct: bool, ba
     return sum(losses) / len(losses)
 
 
-def instruction_following(model, tokenizer: Tokenizer, n_prompts: int, seed: int, temperature: float,
+FOLLOW_SETS = {"heldout": "held-out combinations", "heldout_words": "held-out words", "freeform": "free-form"}
+
+
+def follow_records(n_prompts: int, seed: int, n_freeform: int | None = None) -> dict[str, list[dict]]:
+    """The three prompt sets: n storyteller prompts of each held-out split, and the free-form set (all of
+    it, or its first n_freeform prompts)."""
+    return {"heldout": storyteller.make_records(n_prompts, seed=seed, split="heldout"),
+            "heldout_words": storyteller.make_records(n_prompts, seed=seed, split="heldout-words"),
+            "freeform": read_freeform()[:n_freeform]}
+
+
+def instruction_following(model, tokenizer: Tokenizer, records: list[dict], seed: int, temperature: float,
                           max_new_tokens: int | None = None) -> dict:
-    """Generate a story for each of n held-out prompts and score the requested attributes."""
-    records = storyteller.make_records(n_prompts, seed=seed, split="heldout")
-    per_attribute = {}  # attribute -> [hits, asked]
-    all_present, examples = 0, []
+    """Generate a story for each record ({"prompt", "words"}) and score the words it asked for."""
+    stories, ended = [], 0
     for i, record in enumerate(records):
-        story = "".join(generate_text(model, tokenizer, record["prompt"], "instruct", temperature=temperature,
-                                      max_new_tokens=max_new_tokens, seed=seed + i + 1))
-        hits = storyteller.score_story(story, record["attributes"])
-        for name, hit in hits.items():
-            counts = per_attribute.setdefault(name, [0, 0])
-            counts[0] += hit
-            counts[1] += 1
-        all_present += all(hits.values())
-        if len(examples) < 3:
-            examples.append({"prompt": record["prompt"], "story": story, "hits": hits})
-    asked = sum(c[1] for c in per_attribute.values())
-    return {
-        "prompts": len(records),
-        "attribute_rate": sum(c[0] for c in per_attribute.values()) / asked,
-        "all_attributes_rate": all_present / len(records),
-        "per_attribute": {k: c[0] / c[1] for k, c in per_attribute.items()},
-        "examples": examples,
-    }
+        generated = []
+        stories.append("".join(generate_text(model, tokenizer, record["prompt"], "instruct", temperature=temperature,
+                                             max_new_tokens=max_new_tokens, seed=seed + i + 1, generated=generated)))
+        room = model.args.max_seq_len - len(prompt_ids(tokenizer, record["prompt"], "instruct")[0])
+        ended += len(generated) < min(room, max_new_tokens or room)  # stopped by EOS, not by the budget
+    result = score(records, stories)
+    by_plot = {}
+    for record, hits in zip(records, result["per_prompt"]):
+        by_plot.setdefault(record.get("plot", "freeform"), []).append(hits["all_words"])
+    result.update(ended_at_eos=ended / len(records),
+                  all_words_rate_by_plot={k: sum(v) / len(v) for k, v in by_plot.items()},
+                  examples=[{"prompt": r["prompt"], "story": s, "words": h["words"]}
+                            for r, s, h in list(zip(records, stories, result["per_prompt"]))[:3]])
+    return result
 
 
 def main(argv=None):
@@ -86,15 +96,18 @@ def main(argv=None):
                         help="auto, cpu, cuda or mps (default cpu)")
     parser.add_argument("--batches", type=int, default=50, help="validation batches (default 50)")
     parser.add_argument("--batch-size", type=int, default=16, help="validation batch size (default 16)")
-    parser.add_argument("--prompts", type=int, default=100, help="held-out prompts for instruction following (default 100)")
+    parser.add_argument("--prompts", type=int, default=100,
+                        help="prompts of each held-out storyteller split (default 100; the free-form set is always whole)")
+    parser.add_argument("--freeform", type=int, default=0,
+                        help="the first N prompts of the free-form set (default 0: all of them)")
     parser.add_argument("--temperature", type=float, default=0.0, help="sampling temperature for stories (default 0: greedy)")
     parser.add_argument("--seed", type=int, default=1234, help="which held-out prompts, and the sampling seed")
     parser.add_argument("--no-loss", action="store_true", help="skip validation loss")
     parser.add_argument("--no-follow", action="store_true", help="skip instruction following")
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
     args = parser.parse_args(argv)
-    if args.batches <= 0 or args.batch_size <= 0 or args.prompts <= 0:
-        parser.error("--batches, --batch-size and --prompts must be positive")
+    if args.batches <= 0 or args.batch_size <= 0 or args.prompts <= 0 or args.freeform < 0:
+        parser.error("--batches, --batch-size and --prompts must be positive, --freeform not negative")
     if args.temperature < 0:
         parser.error("--temperature must not be negative")
 
@@ -112,15 +125,13 @@ def main(argv=None):
             print(f"validation loss {loss:.4f}, perplexity {math.exp(loss):.2f} "
                   f"({args.batches} x {args.batch_size} windows of {split['dataset']})")
         if not args.no_follow:
-            if split["dataset"] != "builtin":
-                print("instruction following is scored on built-in stories only; skipped")
-            else:
-                follow = instruction_following(model, tokenizer, args.prompts, args.seed, args.temperature)
-                results["instruction_following"] = follow
-                print(f"instruction following on {follow['prompts']} held-out prompts: "
-                      f"{100 * follow['attribute_rate']:.1f}% of requested attributes, "
-                      f"{100 * follow['all_attributes_rate']:.1f}% of stories have all of them")
-                print("  per attribute: " + ", ".join(f"{k} {100 * v:.1f}%" for k, v in follow["per_attribute"].items()))
+            print(f"instruction following ({'greedy' if args.temperature == 0 else f't={args.temperature}'}):")
+            for key, records in follow_records(args.prompts, args.seed, args.freeform or None).items():
+                follow = instruction_following(model, tokenizer, records, args.seed, args.temperature)
+                results[key] = follow
+                print(f"  {FOLLOW_SETS[key]:<22} {follow['prompts']:>4} prompts: {100 * follow['word_rate']:5.1f}% of "
+                      f"required words, {100 * follow['all_words_rate']:5.1f}% of prompts fully followed, "
+                      f"{100 * follow['ended_at_eos']:5.1f}% ended at EOS")
         if args.json:
             write_text(args.json, json.dumps(results, indent=2) + "\n")
     except USER_ERRORS as e:

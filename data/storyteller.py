@@ -4,18 +4,25 @@ The real pipeline distils instruction-following stories from a large teacher LLM
 synthetic ones from a small grammar, so that every other part of the project (tokenizer, training,
 evaluation) runs with no network. The stories are synthetic and say so in the README.
 
-Why a grammar and not free text: a tiny model (a few hundred thousand parameters) can learn it, and
-instruction following can be scored *exactly*. Each prompt asks for a character name, a kind of
-character, a place, an object and sometimes a helper; the record keeps those values in `attributes`, and
-a story follows its instruction when `score_story` finds every one of them in it. Stories never mention
-any other value from the lists below, so a story about the wrong fox in the wrong forest scores False.
+What it teaches is copying, not lists. A prompt asks for a story shaped by one of eight plots, in the
+shapes people type ("a robot who wants to learn to dance", "a princess who is afraid of the dark",
+"a seal who juggles fish", "a hippo who wants to be a ballerina",
+"a knight and a snail become friends at the market", "two penguins who build a sandcastle", "a fox
+named Priya who loses her umbrella", "an owl who finds a key in the attic"), with words drawn from open
+lists of hundreds per slot (data/words.py), with and without names and places, in many phrasings. The
+story uses every word the prompt asked for, in its first sentences and again later, so a model learns
+to carry a word from the prompt into the story whatever the word is. Each record keeps the words it
+was asked for (`words`), so scoring stays exact (data/scoring.py).
 
-Generalisation is tested with held-out pairings: about 10% of (kind, place) pairs never occur in the
-"train" split and are the only pairs of the "heldout" split. Every single kind and place does occur in
-training; only the combination is new (in the spirit of compositional splits such as SCAN/COGS).
+Generalisation is measured on two held-out splits:
+  heldout        new combinations: (character, second word) pairs, 1 in 10 by a CRC-32 rule, that never
+                 occur in training, made of words that do
+  heldout-words  words never seen at all: about 3 in 20 words of every slot (CRC-32 of the word) are
+                 kept out of training entirely, and these prompts use only such words
+The template text never uses a held-out word, so a held-out word reaches no training shard.
 
     python -m data.storyteller --n 20000 --seed 0 --split train --out data/cache/train.jsonl
-    python -m data.storyteller --n 3 --show 3
+    python -m data.storyteller --n 3 --show 3 --split heldout-words
 """
 
 from __future__ import annotations
@@ -29,493 +36,512 @@ import sys
 import time
 import zlib
 
+from data import words as W
 from data.records import write_jsonl
 from errors import exit_with
 
-# -----------------------------------------------------------------------------
-# The values a prompt can ask for. Each is one common English word; no word is another's plural, and
-# none of them (nor a plural of a kind or object) appears anywhere in the sentence templates below,
-# so whole-word matching is unambiguous. Keep it that way when adding words: the tests check it.
-
-ATTRIBUTES = ("name", "kind", "place", "object", "helper")
-
-GIRL_NAMES = (
-    "Mia", "Lily", "Emma", "Anna", "Sara", "Lucy", "Ella", "Zoe", "Amy", "Kate", "Nora", "Ruby",
-    "Rosa", "Tina", "Lena", "Nina", "Maya", "Hannah", "Chloe", "Alice", "Sophie", "Clara", "Molly", "Bella",
-)
-BOY_NAMES = (
-    "Leo", "Max", "Sam", "Tom", "Ben", "Jack", "Tim", "Finn", "Jake", "Luke", "Noah", "Liam",
-    "Alex", "Owen", "Ryan", "Adam", "Eric", "Oscar", "Hugo", "Felix", "Oliver", "Henry", "Theo", "Nick",
-)
-NAMES = GIRL_NAMES + BOY_NAMES
-
-# kind -> the names it may take. People get names that fit them; animals and creatures take any name,
-# and their pronoun follows the name (a fox named Mia is "she").
-HUMAN_KINDS = {"girl": GIRL_NAMES, "woman": GIRL_NAMES, "boy": BOY_NAMES, "man": BOY_NAMES}
-KINDS = (
-    "girl", "boy", "woman", "man", "fox", "rabbit", "bear", "dragon", "robot", "mouse",
-    "cat", "dog", "duck", "turtle", "owl", "squirrel", "pig", "lion", "tiger", "monkey",
-    "elephant", "penguin", "hedgehog", "badger", "horse", "goat", "unicorn", "giraffe", "panda", "frog",
-)
-ADULT_KINDS = ("woman", "man")  # "a little man" reads wrong; adults skip the size adjectives
-
-# place -> the preposition that goes before "the <place>" when something happens there.
-PLACES = {
-    "forest": "in", "beach": "at", "castle": "at", "garden": "in", "village": "in", "meadow": "in",
-    "cave": "in", "river": "by", "mountain": "on", "farm": "on", "library": "at", "park": "in",
-    "lake": "by", "island": "on", "jungle": "in", "desert": "in", "pond": "by", "hill": "on",
-    "valley": "in", "school": "at", "market": "at", "zoo": "at", "city": "in", "harbor": "at",
-    "orchard": "in", "swamp": "in", "bakery": "at", "playground": "at", "museum": "at", "barn": "in",
-}
-
-OBJECTS = (
-    "kite", "lantern", "key", "map", "shell", "hat", "ball", "book", "crown", "ring",
-    "drum", "flute", "boat", "compass", "scarf", "basket", "bell", "clock", "coin", "feather",
-    "umbrella", "blanket", "egg", "acorn", "balloon", "whistle", "wagon", "necklace", "puppy", "kitten",
-)
-PETS = ("puppy", "kitten")  # the living "objects": they get pet adjectives and can be found lost
-FIXABLE = ("kite", "lantern", "drum", "flute", "boat", "compass", "bell", "clock", "umbrella",
-           "whistle", "wagon", "necklace", "crown")  # things that can break and be mended
-
-HELPERS = (
-    "owl", "grandmother", "grandfather", "frog", "squirrel", "bee", "butterfly", "parrot",
-    "beaver", "deer", "ladybug", "crab", "teacher", "fairy", "wizard",
-)
-HELPER_PROBABILITY = 1 / 3
-
-# Unrequested variety: these words are not scored, so they may repeat freely across stories.
-KIND_ADJECTIVES = ("brave", "curious", "happy", "clever", "gentle", "cheerful", "friendly", "shy", "young")
-SIZE_ADJECTIVES = ("little", "small")
-THING_ADJECTIVES = ("shiny", "red", "blue", "green", "yellow", "golden", "silver", "little", "old",
-                    "special", "magic", "pretty", "big", "purple", "bright", "tiny")
-PET_ADJECTIVES = ("little", "tiny", "fluffy", "sleepy", "small", "playful")
-HELPER_ADJECTIVES = ("wise", "kind", "friendly", "clever", "gentle", "helpful", "old", "cheerful")
-TRAITS = ("brave", "curious", "kind", "cheerful", "gentle", "clever", "friendly", "helpful")
-SAD_FEELINGS = ("sad", "upset", "worried", "unhappy")
-SCARED_FEELINGS = ("scared", "afraid", "nervous", "worried")
+VERSION = 2  # part of the cache file name of the built-in records: a new version is new data
+SPLITS = ("train", "heldout", "heldout-words")
+MIN_WORDS, MAX_WORDS = 90, 150
+# Prompt and story must fit the default 256-token context together. Words alone do not bound tokens (a
+# story that repeats "somersault" is long in tokens), so the characters are bounded too; the test
+# encodes every training pair with the quickstart's vocabulary to check.
+MAX_CHARS = 680
 
 # -----------------------------------------------------------------------------
-# Prompt templates. The attributes come in a different order in different templates, so a model must
-# read the prompt rather than rely on position. Fields:
-#   {a_kind} "a fox"  {name} "Leo"  {kind} "fox"  {does} "finds a shiny key"  {does_it} "finds it"
-#   {at_place} "in the forest"  {At_place} "In the forest"  {at_a_place} "in a forest"  {a_object} "a shiny key"
-#   {help} " with help from a wise owl" or ""   {help_sentence} e.g. " Add a wise owl who helps." or ""
-#   {items} "a fox called Leo, a shiny key, and a forest" (shuffled)   {words} "key, Leo, forest, fox" (shuffled)
+# Sentence pools. Fields: {name} {char} {a_char} ("a sleepy robot") {chars} (plural) {the_place}
+# {at_place} ("at the beach") {obj} {a_obj} ("a red umbrella") {verb} {verbs} {verbed} {verbing}
+# {fear} (the word) {fear_phrase} ("the dark") {Fear_phrase} {fear_was} ("was"/"were") {name2} {char2}
+# {a_char2} {building} {a_building} {friend} ("mother"); pronouns in the male form, swapped per name:
+# {he} {He} {him} {his} {His}. A tuple is one choice; "" lets a slot be skipped.
 
-PROMPT_TEMPLATES = (
-    "Write a story about {a_kind} named {name} who {does} {at_place}{help}.",
-    "Tell me a story where {name} the {kind} {does} {at_place}{help}.",
-    "Write a short story featuring {items}.",
-    "Can you write a story about {name}, {a_kind} who {does} {at_place}{help}?",
-    "Write a children's story set {at_a_place} about {a_kind} named {name} who {does}{help}.",
-    "{At_place}, {name} the {kind} {does}{help}. Write a story about it.",
-    "Write a story that has {a_object} and {a_kind} named {name} who {does_it} {at_place}{help}.",
-    "I want a story. The main character is {a_kind} named {name}. The story happens {at_place}, "
-    "and it is about {a_object}.{help_sentence}",
-    "Write a bedtime story that takes place {at_place}. It is about {a_kind} named {name} who {does}{help}.",
-    "Write a story with these words: {words}.",
-    "Write a simple story about {name}. {name} is {a_kind}. The story should have {a_object} "
-    "and take place {at_place}.{help_sentence}",
-)
-HELP_CLAUSES = (" with help from {a_helper}", ", and {a_helper} helps", " with the help of {a_helper}",
-                " and gets help from {a_helper}")
-HELP_SENTENCES = (" {A_helper} helps along the way.", " It should also have {a_helper} who helps.",
-                  " Add {a_helper} who helps.")
+FRIENDS = ("mother", "father", "grandma", "grandpa", "best friend", "big sister", "big brother")
 
-# -----------------------------------------------------------------------------
-# Story templates, one pool per slot. Fields (pronouns are written in the male form and swapped):
-#   {name} {kind} {a_kind} "a little fox"  {the_place} "the forest"  {at_place} "in the forest"
-#   {obj} "key"  {adj_obj} "shiny key"  {a_adj_obj} "a shiny key"  {helper} "owl"  {a_helper} "a wise owl"
-#   {he} {He} {him} {his} {His} {himself}  {trait} {sad} {scared}
+# sentences any plot can use: who the character is, what the day is like, how the story ends
+DESCRIBE = ("{He} was kind and loved to play outside.", "{He} had a big smile and a warm heart.",
+            "{He} loved to sing happy songs all day long.", "Everyone who knew {name} said {he} was very kind.",
+            "{His} friends loved to play with {him} every day.", "{He} liked to watch the clouds and listen to the birds.")
+DAY = ("One morning, the sun was shining and the sky was blue.", "One day, it was windy, and the leaves danced in the air.",
+       "One cold morning, the grass was wet with dew.", "One warm day, the birds were singing.",
+       "One bright morning, the wind was soft and the air was cool.")
+CLOSE = ("That night, {name} went to sleep with a big smile.", "It was the best day ever.",
+         "And they all lived happily ever after.", "The sun went down, and everyone went home happy.",
+         "{Name} hummed a happy song all the way home.")
 
-OPENINGS = (
-    "Once upon a time, there was {a_kind} named {name} who lived near {the_place}.",
-    "Once upon a time, {a_kind} named {name} lived near {the_place}.",
-    "There once was {a_kind} called {name}. {He} lived near {the_place}.",
-    "{name} was {a_kind} who lived near {the_place}.",
-    "Long ago, near {the_place}, there lived {a_kind} named {name}.",
-    "Not far from {the_place}, there lived {a_kind} named {name}.",
-    "Once there was {a_kind} named {name}. {His} home was near {the_place}.",
-    "In a cozy home near {the_place}, there lived {a_kind} named {name}.",
-    "Once upon a time, near {the_place}, lived {a_kind} called {name}.",
-    "This is a story about {a_kind} named {name}, who lived near {the_place}.",
-)
-DESCRIPTIONS = (
-    "{He} was {trait} and loved to explore.",
-    "{He} had a big smile and a warm heart.",
-    "{He} loved to sing happy songs as {he} walked.",
-    "Every day, {he} played outside from morning until night.",
-    "{He} liked to watch the clouds and listen to the birds.",
-    "Everyone who knew {name} said that {he} was very {trait}.",
-    "{His} favorite thing to do was to run and jump and laugh.",
-    "{He} always said hello to everyone {he} met.",
-    "{name} was {trait}, and {he} liked to try new things.",
-    "{He} liked to draw pictures and tell funny jokes.",
-    "{His} friends loved to play with {him} every day.",
-)
-DAYS = (  # the sentence that starts the day of the story: weather, or just a time
-    "One morning, the sun was shining and the sky was blue.",
-    "One day, it was windy, and the leaves were dancing in the air.",
-    "One cold morning, the grass was wet with dew.",
-    "One day, a soft rain was falling, and the air smelled fresh.",
-    "One day, the weather was warm, and the birds were singing.",
-    "One night, snow fell, and in the morning everything was white and quiet.",
-    "One day, big gray clouds filled the sky, but the air was warm.",
-    "One sunny afternoon, everything looked bright and happy.",
-    "One day, {name} woke up early.",
-    "One day, {name} woke up with the sun.",
-    "One bright morning, the wind was soft and the air was cool.",
-)
-SEARCHING = (
-    "{He} looked under rocks and behind bushes.",
-    "{He} looked high and low, but {he} could not see it anywhere.",
-    "{He} searched all morning, but the {obj} was nowhere to be seen.",
-    "{He} walked up and down, looking everywhere.",
-    "{He} looked to the left and to the right, but there was nothing there.",
-)
-OBSTACLES = (
-    "Soon {his} legs were tired, and {he} wanted to give up.",
-    "Then it began to get dark, and {name} felt {scared}.",
-    "A cold wind began to blow, and {he} started to shiver.",
-    "The way was long, and {he} was getting hungry.",
-    "Then a big gray cloud came, and it started to rain.",
-)
-# When a helper was asked for, the opening paragraph introduces it as a friend, so that a small model
-# decides "this story has a helper" right after reading the prompt, not a hundred tokens later; then it
-# arrives in the middle of the story, speaks, and helps.
-HELPER_INTRODUCTIONS = (
-    "{He} often played with {a_helper}.",
-    "{name} had a good friend, {a_helper}.",
-    "{He} was good friends with {a_helper} who lived nearby.",
-    "Nearby lived {a_helper}, who was {his} friend.",
-)
-HELPER_ARRIVES = (
-    "Just then, {a_helper} came by.",
-    "Then {name} met {a_helper}.",
-    "Luckily, {a_helper} was nearby and saw {him}.",
-    "Soon, {a_helper} came to see what was wrong.",
-)
-HELPER_SPEAKS = (
-    "\"Can I help you?\" asked the {helper}. {name} told the {helper} everything.",
-    "\"Do not worry,\" said the {helper}. \"I will help you.\"",
-    "\"I know what to do,\" said the {helper} with a smile.",
-    "The {helper} listened carefully and then had a good idea.",
-)
-HELPER_HELPS = (
-    "The {helper} showed {him} what to do.",
-    "Together, they tried one more time.",
-    "The {helper} stayed with {him} every step of the way.",
-)
-HELPER_THANKS = (
-    "{name} thanked the {helper} with a big hug.",
-    "\"Thank you!\" {name} said to the {helper}.",
-    "{name} and the {helper} laughed together.",
-)
-ALONE = (  # what happens instead when no helper was asked for
-    "{name} sat down and thought very hard. Then {he} had an idea.",
-    "{name} took a deep breath and told {himself} not to give up.",
-    "But the {kind} was {trait}, and {he} did not give up.",
-    "{name} remembered that {he} was {trait}, so {he} kept going.",
-)
-FEELINGS = (
-    "{name} was so happy that {he} jumped up and down.",
-    "{name} felt proud and happy.",
-    "{name} smiled from ear to ear.",
-    "{name} laughed and danced in a circle.",
-    "{name} could not stop smiling.",
-)
-ENDINGS = (
-    "That night, {name} went to sleep with a big smile.",
-    "{name} learned that it is good to never give up.",
-    "It was the best day ever.",
-    "{name} would always remember that day {at_place}.",
-    "And {name} lived happily ever after.",
-    "After that, the {kind} went home, happy and proud.",
-    "The sun went down, and {name} knew that {he} could do hard things.",
-    "{name} hummed a happy song all the way home.",
-)
-HELPER_ENDINGS = (
-    "{name} learned that friends can make hard things easy.",
-    "From then on, {name} and the {helper} were the best of friends.",
-)
-KEEP_ENDINGS = (  # only for plots where the character keeps the object
-    "From that day on, {name} took good care of the {obj}.",
-    "{name} kept the {obj} safe forever.",
-)
-
-# A plot decides the goal: what the prompt says the character does with the object, how the story sets
-# it up (one sentence from each slot; "" means the slot may be skipped), what the struggle looks like,
-# and how it ends.
 PLOTS = {
-    "lose": {
-        "does": "looks for {his} lost {obj}", "does_it": "looks for it", "keeps": True,
-        "setup": (
-            ("{His} favorite thing in the whole world was {a_adj_obj}.",
-             "{name} had {a_adj_obj} that {he} loved very much.",
-             "{name} had {a_adj_obj}, and {he} took it everywhere."),
-            ("{He} took the {obj} out to play {at_place}, but later the {obj} was gone!",
-             "But that day, {he} lost the {obj} {at_place}.",
-             "That day, {he} took the {obj} to {the_place}, but on the way home {he} saw that it was gone!"),
-            ("\"Oh no!\" cried {name}. \"Where is my {obj}?\"",
-             "{name} felt {sad}, and {his} eyes filled with tears.", ""),
+    "wants": {
+        "words": ("char", "verb"),
+        "prompts": (
+            "Write a story about {a_char_p} who wants to {verb}{at_place_p}.",
+            "Write a story about {a_char_p} who wants to learn to {verb}.",
+            "Tell me a story about {a_char_p} who dreams of {verbing}{at_place_p}.",
+            "Can you tell me a story about {a_char_p} who wants to {verb}?",
+            "A story about {a_char_p} who loves to {verb}.",
+            "Once upon a time there was {a_char_p} who wanted to {verb}. What happened next?",
+            "I would like a story about {a_char_p} learning to {verb}{at_place_p}.",
+            "Write a bedtime story about {a_char_p} who wishes to {verb}.",
         ),
-        "struggle": SEARCHING,
-        "resolution": (
-            "At last, {he} saw something under a pile of leaves. It was {his} {adj_obj}!",
-            "Then {he} saw something behind a big rock. It was the {obj}!",
-            "Finally, {name} found the {obj} right where {he} had stopped to rest.",
+        "story": (
+            ("Once upon a time, there was {a_char} named {name} who wanted to {verb} more than anything.",
+             "{Name} was {a_char} who dreamed of {verbing}.",
+             "There once lived {a_char} called {name}. More than anything, {name} wanted to learn to {verb}."),
+            ("{He} lived near {the_place}.", "{His} home was near {the_place}."),
+            ("Every day, {name} watched the others {verb} {at_place} and wished {he} could {verb} too.",
+             "{He} often said, \"One day I will {verb}!\"",
+             "But the {char} did not know how to {verb} yet."),
+            DESCRIBE,
+            "\n\n",
+            DAY,
+            ("The first time {name} tried to {verb}, {he} fell down.",
+             "{Name} tried to {verb}, but it was much harder than it looked.",
+             "At first, {name} could not {verb} at all."),
+            ("{He} felt sad, but {he} did not give up.", "Some friends laughed, and the {char} felt sad.", ""),
+            ("Then {his} {friend} said, \"Let us practice together.\"",
+             "{His} {friend} showed {him} how to {verb}, one small step at a time.",
+             "So {name} practiced every morning and every evening {at_place}."),
+            ("Day after day, {name} got a little better.", "{He} kept trying until the sun went down."),
+            "\n\n",
+            ("At last, {name} could {verb}! {He} {verbed} all afternoon {at_place}.",
+             "Finally, the day came when {name} {verbed} better than ever before.",
+             "One morning, {name} {verbed} so well that everyone clapped."),
+            ("{Name} was so happy that {he} laughed out loud.", "{Name} felt proud and happy."),
+            ("{Name} learned that practice makes hard things easy.",
+             "From then on, the {char} {verbed} every day.",
+             "And {name} never stopped {verbing}."),
+            CLOSE,
+        ),
+    },
+    "does": {
+        "words": ("char", "action", "obj"),
+        "prompts": (
+            "Write a story about {a_char_p} who {actions} {a_obj}.",
+            "Tell me a story about {a_char_p} who loves to {action} {objs}.",
+            "Can you write a story about {a_char_p} who {actioned} {a_obj}{at_place_p}?",
+            "A funny story about {a_char_p} who {actions} {objs}{at_place_p}.",
+            "{A_char_p} who {actions} {a_obj}.",
+            "Once upon a time there was {a_char_p} who {actioned} {a_obj}. What happened next?",
+            "I want a story about {a_char_p} who likes {actioning} {objs}.",
+        ),
+        "story": (
+            ("Once upon a time, {a_char} named {name} {actioned} {a_obj}.",
+             "{Name} was {a_char} who loved to {action} {objs}.",
+             "There once was {a_char} called {name} who liked {actioning} {objs} more than anything."),
+            ("{He} lived near {the_place}.", "{His} home was near {the_place}."),
+            ("Nobody had ever seen {a_char_bare} {action} {a_obj} before.",
+             "Everyone {at_place} talked about the {char} and the {obj}."),
+            DESCRIBE,
+            "\n\n",
+            DAY,
+            ("That day, {name} wanted to {action} the biggest {obj} of all.",
+             "That day, {name} {actioned} the {obj} so well that everyone came to watch."),
+            ("But something went wrong, and the {obj} rolled away!", "But it was harder than {he} thought."),
+            ("{His} {friend} helped {him} try again.", "{Name} did not give up.", ""),
+            "\n\n",
+            ("At last, {name} {actioned} the {obj}, and everyone cheered.",
+             "In the end, the {char} {actioned} the {obj} and laughed."),
+            ("From then on, everyone knew {name} as the {char} who {actions} {objs}.", "{Name} was happy and proud."),
+            CLOSE,
+        ),
+    },
+    "be": {
+        "words": ("char", "char2"),
+        "prompts": (
+            "Write a story about {a_char_p} who wants to be {a_char2}.",
+            "Tell me a story about {a_char_p} who dreams of being {a_char2}.",
+            "{A_char_p} who wants to become {a_char2}.",
+            "A fairy tale about {a_char_p} who wishes to be {a_char2}.",
+            "Can you write a story about {a_char_p} who pretends to be {a_char2}{at_place_p}?",
+        ),
+        "story": (
+            ("Once upon a time, there was {a_char} named {name} who wanted to be {a_char2}.",
+             "{Name} was {a_char} who dreamed of being {a_char2}."),
+            ("{He} lived near {the_place}.", "{His} home was near {the_place}."),
+            ("Every night, {name} dreamed of being {a_char2}.", "{He} told everyone, \"One day I will be {a_char2}!\""),
+            DESCRIBE,
+            "\n\n",
+            DAY,
+            ("Some friends laughed and said, \"{A_char_bare} cannot be {a_char2}!\"", "But being {a_char2} was not easy."),
+            ("{Name} felt sad, but {he} did not give up.", "The {char} thought very hard."),
+            ("So {he} watched {a_char2} {at_place} and learned everything.",
+             "{His} {friend} helped {him} practice every day."),
+            "\n\n",
+            ("At last, {name} became the best {char2} {at_place}.", "In the end, the {char} was a wonderful {char2}."),
+            ("Everyone cheered for the {char} who became {a_char2}.", "{Name} smiled from ear to ear."),
+            CLOSE,
+        ),
+    },
+    "afraid": {
+        "words": ("char", "fear"),
+        "prompts": (
+            "Write a story about {a_char_p} who is afraid of {fear_phrase}.",
+            "Tell me a story about {a_char_p} who is scared of {fear_phrase}{at_place_p}.",
+            "Can you write a story about {a_char_p} who does not like {fear_phrase}?",
+            "A story about {a_char_p} who is afraid of {fear_phrase}{at_place_p}.",
+            "Once upon a time there was {a_char_p} who was afraid of {fear_phrase}. What happened next?",
+            "I want a bedtime story about {a_char_p} who is frightened of {fear_phrase}.",
+            "Write a short story about {a_char_p} who learns not to fear {fear_phrase}.",
+        ),
+        "story": (
+            ("Once upon a time, there was {a_char} named {name} who was afraid of {fear_phrase}.",
+             "{Name} was {a_char} who was very scared of {fear_phrase}.",
+             "There once was {a_char} called {name}, and {name} was afraid of {fear_phrase}."),
+            ("{He} lived near {the_place}.", "{His} home was near {the_place}."),
+            ("Just thinking about {fear_phrase} made {him} shiver.",
+             "Whenever {he} thought of {fear_phrase}, {he} hid behind {his} {friend}.",
+             "{He} did not like {fear_phrase} one bit."),
+            DESCRIBE,
+            "\n\n",
+            DAY,
+            ("One day, {name} had to face {fear_phrase} {at_place}.",
+             "One evening {at_place}, {name} met {fear_phrase}, and {his} knees began to shake."),
+            ("{His} {friend} held {his} hand and said, \"Do not worry. I am right here.\"",
+             "{Name} took a deep breath and counted to ten.",
+             "{Name} wanted to run away, but {he} stayed."),
+            ("Slowly, {name} looked at {fear_phrase} for a long time.",
+             "Slowly, {name} stepped a little closer to {fear_phrase}."),
+            "\n\n",
+            ("{Fear_phrase} {fear_was} not so scary after all!", "{Name} saw that {fear_phrase} {fear_was} not so bad."),
+            ("{Name} smiled a big smile.", "{Name} felt brave and proud."),
+            ("From that day on, {name} was not afraid of {fear_phrase} anymore.",
+             "{Name} learned that being brave means trying even when you are scared of {fear_phrase}."),
+            CLOSE,
+        ),
+    },
+    "friends": {
+        "words": ("char", "char2", "place"),
+        "prompts": (
+            "Write a story about {a_char_p} and {a_char2_p} who become friends {at_place}.",
+            "{A_char_p} and {a_char2_p} become friends {at_place}. Write a story about it.",
+            "Tell me a story about how {a_char_p} and {a_char2_p} became friends {at_place}.",
+            "Can you write a story where {a_char_p} meets {a_char2_p} {at_place}?",
+            "A story about {a_char_p} and {a_char2_p} who meet {at_place}.",
+            "Write a story about a friendship between {a_char_p} and {a_char2_p} {at_place}.",
+        ),
+        "story": (
+            ("Once upon a time, {a_char} named {name} went to {the_place}.",
+             "One sunny day, {a_char} called {name} was playing {at_place}."),
+            ("There, {he} met {a_char2} named {name2}.", "Soon, {he} saw {a_char2} named {name2}."),
+            ("At first, the {char} and the {char2} were shy.", "The {char2} looked lonely."),
+            DESCRIBE,
+            "\n\n",
+            DAY,
+            ("Then {name2} smiled and said, \"Do you want to play?\"", "{Name} waved and said hello to the {char2}."),
+            ("They played together {at_place} all day.", "The {char} and the {char2} ran and laughed {at_place}."),
+            ("They shared a snack and told funny stories.", "They played hide and seek until they were tired.",
+             "{Name2} showed {name} {his2} favorite game."),
+            ("When it started to rain, the {char2} shared {his2} umbrella.",
+             "When {name} fell down, the {char2} helped {him} up.", ""),
+            "\n\n",
+            ("The {char} and the {char2} became the best of friends.", "From that day on, {name} and {name2} were best friends."),
+            ("Every day after that, they met {at_place}.", "They played {at_place} every day after that."),
+            CLOSE,
+        ),
+    },
+    "build": {
+        "words": ("char", "building"),
+        "prompts": (
+            "Write a story about two {chars} who build {a_building}.",
+            "Tell me a story about two {chars} who want to build {a_building}{at_place_p}.",
+            "Can you tell me a story about two {chars} building {a_building}?",
+            "Two {chars} named {name} and {name2} build {a_building}. Write a story about it.",
+            "A story about two {chars} who build {a_building}{at_place_p}.",
+            "Write a story where two {chars} work together to build {a_building}.",
+        ),
+        "story": (
+            ("Once upon a time, there were two {chars} named {name} and {name2}.",
+             "{Name} and {name2} were two {chars} who were the best of friends."),
+            ("They lived near {the_place}.", "Their home was near {the_place}."),
+            ("One day, the two {chars} decided to build {a_building} {at_place}.",
+             "One morning, {name} said, \"Let us build {a_building}!\""),
+            DESCRIBE,
+            "\n\n",
+            DAY,
+            ("They worked hard all morning.", "{Name} carried the heavy parts, and {name2} put them together."),
+            ("But then the wind blew, and the {building} fell down!", "But the {building} was crooked, and it fell over."),
+            ("The two {chars} did not give up.", "{Name} and {name2} looked at each other and laughed."),
+            ("They tried again, more carefully this time.", "They started again, one piece at a time."),
+            "\n\n",
+            ("At last, the {building} was finished.", "Finally, the {building} stood tall and strong."),
+            ("The two {chars} were very proud of their {building}.", "{Name} and {name2} cheered and clapped."),
+            ("Every day, the {chars} played with their {building}.", "It was the best {building} in the world."),
+            CLOSE,
+        ),
+    },
+    "lose": {
+        "words": ("char", "obj", "name"),
+        "prompts": (
+            "Write a story about {a_char} named {name} who loses {his} {obj}.",
+            "Tell me a story about {name} the {char}, who cannot find {his} {obj}.",
+            "A story about {a_char} called {name} who loses {a_obj}{at_place_p}.",
+            "Can you write a story about {name}, {a_char} who lost {his} {obj}?",
+            "{Name} the {char} lost {his} {obj}{at_place_p}. What happened next?",
+        ),
+        "story": (
+            ("{Name} was {a_char} who had {a_obj}.", "Once upon a time, {a_char} named {name} had {a_obj}."),
+            ("{He} loved the {obj} very much and took it everywhere.", "The {obj} was {his} favorite thing."),
+            DESCRIBE,
+            "\n\n",
+            DAY,
+            ("One day, {name} went {at_place} with the {obj}.", "One day, {name} played {at_place} all morning."),
+            ("When {he} got home, the {obj} was gone!", "But when {he} looked again, the {obj} was gone!"),
+            ("\"Oh no! Where is my {obj}?\" cried {name}.", "{Name} felt sad and worried about the {obj}."),
+            ("{He} looked under the bed and behind the door.", "{He} looked high and low for the {obj}."),
+            ("{His} {friend} helped {him} look.", ""),
+            "\n\n",
+            ("At last, {name} found the {obj} {at_place}, right where {he} had played.",
+             "Finally, {he} saw something under a bush. It was {his} {obj}!"),
+            ("{Name} hugged the {obj} and smiled.", "{Name} was so happy to have the {obj} back."),
+            ("From then on, the {char} took good care of the {obj}.", "{Name} never lost the {obj} again."),
+            CLOSE,
         ),
     },
     "find": {
-        "does": "finds {a_adj_obj}", "does_it": "finds it", "keeps": False,
-        "setup": (
-            ("While {he} was walking {at_place}, {he} saw something under a bush.",
-             "As {he} played {at_place}, {he} heard a little noise.",
-             "{He} was walking {at_place} when something caught {his} eye."),
-            ("It was {a_adj_obj}!", "{He} looked closer and found {a_adj_obj}."),
-            ("Who did it belong to? {name} wanted to give it back.",
-             "{name} knew that someone must be missing the {obj}."),
+        "words": ("char", "obj", "place"),
+        "prompts": (
+            "Write a story about {a_char_p} who finds {a_obj} {at_place}.",
+            "Tell me a story where {a_char_p} finds {a_obj} {at_place}.",
+            "A story about {a_char_p} who discovers {a_obj} {at_place}.",
+            "Can you write a story about {a_char_p} who finds {a_obj} {at_place}?",
+            "{A_char_p} found {a_obj} {at_place}. Write a story about it.",
         ),
-        "struggle": (
-            "{He} asked everyone {he} met, but nobody knew.",
-            "{He} walked a long way, holding the {obj} carefully.",
-            "{He} looked for the owner all day long.",
-        ),
-        "resolution": (
-            "At last, {he} heard someone crying. It was a small child who had lost the {obj}.",
-            "Finally, {name} met a child who was looking for the {obj} too. \"That is mine!\" said the child.",
-        ),
-    },
-    "quest": {
-        "does": "goes looking for {a_adj_obj}", "does_it": "goes looking for it", "keeps": True,
-        "setup": (
-            ("{name} had heard about {a_adj_obj} hidden somewhere {at_place}.",
-             "Everyone said that {a_adj_obj} was hidden somewhere {at_place}.",
-             "{name} dreamed of finding {a_adj_obj} {at_place}."),
-            ("{He} wanted to find it more than anything.",
-             "{He} decided to go and look for it.",
-             "So {he} packed a snack and set off."),
-        ),
-        "struggle": SEARCHING,
-        "resolution": (
-            "At last, {he} found the {adj_obj} in a quiet spot where nobody had looked before.",
-            "Then, behind a big rock, {he} saw it. It was the {adj_obj}!",
-            "Finally, {name} found it. The {adj_obj} was even better than {he} had dreamed.",
-        ),
-    },
-    "bring": {
-        "does": "brings {a_adj_obj} to a friend", "does_it": "brings it to a friend", "keeps": False,
-        "setup": (
-            ("{name} had {a_adj_obj} for {his} best friend.",
-             "{name} wanted to give {a_adj_obj} to {his} best friend as a gift."),
-            ("But {his} friend lived on the far side of {the_place}.",
-             "{His} friend was waiting {at_place}, and the way there was long."),
-        ),
-        "struggle": (
-            "The path was long and bumpy, and {he} had to walk very carefully.",
-            "On the way, the wind almost took the {obj} away.",
-            "Soon {he} came to a muddy path, and {his} feet got stuck.",
-            "Then {he} took a wrong turn and did not know which way to go.",
-        ),
-        "resolution": (
-            "At last, {name} reached {his} friend and handed over the {obj}.",
-            "Finally, {name} arrived and gave the {adj_obj} to {his} friend. {His} friend jumped for joy.",
-        ),
-    },
-    "fix": {
-        "does": "fixes {his} {adj_obj}", "does_it": "fixes it", "keeps": True, "only": FIXABLE,
-        "setup": (
-            ("{name} had {a_adj_obj} that {he} loved very much.",
-             "{His} most special thing was {a_adj_obj}."),
-            ("But one day, {he} dropped it {at_place}, and it broke!",
-             "But that day {at_place}, {he} found that the {obj} was broken."),
-            ("{name} felt very {sad}.", ""),
-        ),
-        "struggle": (
-            "{He} tried to fix it by {himself}, but it did not work.",
-            "{He} tried again and again, but the {obj} was still broken.",
-            "{He} did not know how to make it work again.",
-        ),
-        "resolution": (
-            "{name} worked slowly and carefully, and soon the {obj} was as good as new.",
-            "At last, the {obj} worked again, just like before!",
-            "{name} fixed the last little piece, and the {obj} was whole again.",
+        "story": (
+            ("Once upon a time, {a_char} named {name} was walking {at_place}.",
+             "{Name} was {a_char} who loved to explore {the_place}."),
+            ("Suddenly, {he} saw something shiny under a bush. It was {a_obj}!",
+             "One day {at_place}, {he} found {a_obj}."),
+            ("{Name} picked up the {obj} and looked at it closely.", "The {char} had never seen such {a_obj_bare} before."),
+            DESCRIBE,
+            "\n\n",
+            DAY,
+            ("\"Who does this {obj} belong to?\" {name} wondered.", "{Name} wanted to find the owner of the {obj}."),
+            ("{He} asked everyone {at_place}, but nobody knew.", "{He} carried the {obj} carefully all day."),
+            ("{His} {friend} said, \"Let us ask one more time.\"", ""),
+            "\n\n",
+            ("At last, a little child came running. \"That is my {obj}!\" said the child.",
+             "Finally, {name} met someone who had lost the {obj}."),
+            ("{Name} gave back the {obj}, and the child smiled.", "The child thanked {name} for finding the {obj}."),
+            ("{Name} went home from {the_place} happy and proud.", "That night, {name} dreamed of {the_place}."),
+            CLOSE,
         ),
     },
 }
 
-MIN_WORDS, MAX_WORDS = 80, 250
+PRONOUNS = {"she": {"he": "she", "He": "She", "him": "her", "his": "her", "His": "Her"},
+            "he": {"he": "he", "He": "He", "him": "him", "his": "his", "His": "His"}}
+
 
 # -----------------------------------------------------------------------------
-# Held-out rule and scoring
+# Held-out words and pairs
+
+SLOTS = {"char": W.CHARACTERS, "char2": W.CHARACTERS, "place": list(W.PLACES), "obj": W.OBJECTS,
+         "building": W.BUILDINGS, "verb": [v[0] for v in W.VERBS], "action": [a[0] for a in W.ACTIONS],
+         "fear": list(W.FEARS),
+         "name": W.NAMES_SHE + W.NAMES_HE, "name2": W.NAMES_SHE + W.NAMES_HE}
+VERB_FORMS = {v[0]: v for v in W.VERBS + W.ACTIONS}
 
 
-def is_heldout(attributes: dict) -> bool:
-    """True when the (kind, place) pair is held out of training: CRC-32 of "kind|place" is 0 mod 10.
-
-    CRC-32 (not Python's hash(), which is salted per process) makes the rule the same on every machine.
-    """
-    key = f"{attributes['kind']}|{attributes['place']}".encode("utf-8")
-    return zlib.crc32(key) % 10 == 0
+def verb_forms(verb: str) -> tuple[str, str, str, str]:
+    """(base, third person, past, -ing) of a listed verb, or by the regular rule for an invented one
+    (which always ends in a consonant that is not doubled: blimok, blimoks, blimoked, blimoking)."""
+    return VERB_FORMS.get(verb) or (verb, verb + "s", verb + "ed", verb + "ing")
 
 
-PAIRS = [(kind, place) for kind in KINDS for place in PLACES]
-TRAIN_PAIRS = [p for p in PAIRS if not is_heldout({"kind": p[0], "place": p[1]})]
-HELDOUT_PAIRS = [p for p in PAIRS if is_heldout({"kind": p[0], "place": p[1]})]
+def forms(word: str) -> set[str]:
+    """Every way a slot value is written into a text, lower-case: itself, its plural, its verb forms,
+    and for a fear the word its phrase ends with ("mice" for mouse)."""
+    out = {word.lower(), W.plural(word.lower())} | set(VERB_FORMS.get(word, ()))
+    if word in W.FEARS:
+        out.add(W.FEARS[word].split()[-1])
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def template_words() -> frozenset[str]:
+    """Every word the templates write around the slots. None of them may be held out: every story
+    would show it."""
+    text = " ".join(s for plot in PLOTS.values() for group in (plot["prompts"], *plot["story"])
+                    for s in (group if isinstance(group, tuple) else (group,)))
+    text += " " + " ".join(FRIENDS) + " " + " ".join(W.CHARACTER_ADJECTIVES + W.THING_ADJECTIVES)
+    return frozenset(re.findall(r"[a-z]+", re.sub(r"\{[^}]*\}", " ", text).lower()))
 
 
 @functools.lru_cache(maxsize=None)
-def _word_pattern(word: str, plural: bool) -> re.Pattern:
-    return re.compile(r"\b" + re.escape(word) + (r"s?" if plural else "") + r"\b", re.IGNORECASE)
+def is_heldout_word(word: str) -> bool:
+    """3 values in 20 (CRC-32 of the word, the same on every machine) never occur in training, in
+    whatever slot it would stand, unless a form of it is part of the templates' own text."""
+    return zlib.crc32(word.lower().encode()) % 20 < 3 and not forms(word) & template_words()
 
 
-def score_story(story: str, attributes: dict) -> dict[str, bool]:
-    """For each requested attribute, whether the story mentions its value.
+def is_heldout_pair(first: str, second: str) -> bool:
+    """1 (character, second word) pair in 10 occurs only in the heldout split."""
+    return zlib.crc32(f"{first}|{second}".encode()) % 10 == 0
 
-    Matching is case-insensitive and on whole words ("fox" does not match "foxglove"); kinds and
-    objects may also appear with a plural "s" ("kites"). A possessive ("Mia's") counts as the name.
-    """
-    return {key: bool(_word_pattern(value, key in ("kind", "object")).search(story))
-            for key, value in attributes.items()}
+
+@functools.lru_cache(maxsize=None)
+def slot_values(slot: str, heldout_words: bool) -> tuple[str, ...]:
+    """The held-out values of a slot, or all the others."""
+    return tuple(v for v in dict.fromkeys(SLOTS[slot]) if is_heldout_word(v) == heldout_words)
+
+
+# -----------------------------------------------------------------------------
+# Invented words. A word the lists hold appears in hundreds of training stories, so a model can learn
+# each one's spelling by heart and, given a word it never saw, write the known word nearest to it ("a
+# crow" becomes "a cow"). A share of every training record's words is therefore made up on the spot
+# from syllables: each such word occurs in one record only, and the one way to write it in the story
+# is to copy it from the prompt.
+
+INVENTED_SHARE = 0.3  # chance that an asked-for word of a training record is invented
+ONSETS = "b d f g k l m n p r t v z br bl dr fl gl gr kl pl pr sk sl sn sp st tr sh ch".split()
+VOWELS = "a e i o u".split()
+CODAS = "b d g k l m n p r t".split()
+
+
+def invent_word(rng: random.Random, name: bool = False) -> str:
+    """A pronounceable two-syllable word ("blimok", "Tavira") that is in none of the word lists."""
+    while True:
+        word = rng.choice(ONSETS) + rng.choice(VOWELS) + rng.choice(ONSETS) + rng.choice(VOWELS)
+        word += rng.choice(VOWELS if name else CODAS)
+        if word not in known_words():
+            return word.capitalize() if name else word
+
+
+@functools.lru_cache(maxsize=1)
+def known_words() -> frozenset[str]:
+    return frozenset(f for slot in SLOTS for v in SLOTS[slot] for f in forms(v)) | template_words()
 
 
 # -----------------------------------------------------------------------------
 # Generation
 
-
-def with_article(phrase: str) -> str:
-    """'a' or 'an' by the sound of the first word: an owl, an old key, a unicorn, an umbrella."""
-    first = phrase.split()[0].lower()
-    vowel_sound = first[0] in "aeiou" and not first.startswith(("uni", "use", "eu", "one"))
-    return ("an " if vowel_sound else "a ") + phrase
-
-
 def _capitalize(text: str) -> str:
     return text[0].upper() + text[1:]
 
 
-def _pronouns(name: str) -> dict[str, str]:
-    if name in GIRL_NAMES:
-        return {"he": "she", "He": "She", "him": "her", "his": "her", "His": "Her", "himself": "herself"}
-    return {"he": "he", "He": "He", "him": "him", "his": "his", "His": "His", "himself": "himself"}
+def _pick(rng: random.Random, slot: str, split: str, avoid=(), within=None) -> str:
+    values = [v for v in slot_values(slot, split == "heldout-words") if v not in avoid
+              and (within is None or v in within)]
+    return rng.choice(values)
 
 
-def _sample_attributes(rng: random.Random, split: str) -> dict:
-    kind, place = rng.choice(TRAIN_PAIRS if split == "train" else HELDOUT_PAIRS)
-    attributes = {"name": rng.choice(HUMAN_KINDS.get(kind, NAMES)), "kind": kind, "place": place,
-                  "object": rng.choice(OBJECTS)}
-    if rng.random() < HELPER_PROBABILITY:
-        attributes["helper"] = rng.choice([h for h in HELPERS if h != kind])
-    return attributes
+def _names_for(char: str):
+    """The names a character may take: a princess is never called Leo."""
+    return W.NAMES_SHE if char in W.SHE else W.NAMES_HE if char in W.HE else None
 
 
-def _story_fields(rng: random.Random, attributes: dict, plot: str) -> dict[str, str]:
-    """Everything a prompt or story template can refer to, sampled once per record."""
-    kind, place, obj = attributes["kind"], attributes["place"], attributes["object"]
-    if obj in PETS:
-        adjective = "lost" if plot == "find" and rng.random() < 0.5 else rng.choice(PET_ADJECTIVES)
-    else:
-        adjective = rng.choice(THING_ADJECTIVES)
-    kind_adjectives = KIND_ADJECTIVES + (() if kind in ADULT_KINDS else SIZE_ADJECTIVES)
-    adj_kind = f"{rng.choice(kind_adjectives)} {kind}" if rng.random() < 0.7 else kind
-    at_place = f"{PLACES[place]} the {place}"
-    fields = {
-        "name": attributes["name"], "kind": kind, "a_kind": with_article(adj_kind),
-        "place": place, "the_place": f"the {place}", "at_place": at_place,
-        "obj": obj, "adj_obj": f"{adjective} {obj}", "a_adj_obj": with_article(f"{adjective} {obj}"),
-        "trait": rng.choice(TRAITS), "sad": rng.choice(SAD_FEELINGS), "scared": rng.choice(SCARED_FEELINGS),
-        **_pronouns(attributes["name"]),
-    }
-    if "helper" in attributes:
-        fields["helper"] = attributes["helper"]
-        fields["a_helper"] = with_article(f"{rng.choice(HELPER_ADJECTIVES)} {attributes['helper']}")
-        fields["A_helper"] = _capitalize(fields["a_helper"])
+def _sample_words(rng: random.Random, plot: str, split: str) -> dict[str, str]:
+    """The slot values of one record: the plot's required slots, a place for every story, and names
+    for both characters (a prompt may or may not show them)."""
+    while True:
+        chosen = {"char": _pick(rng, "char", split)}
+        for slot in ("char2", "verb", "action", "fear", "building", "obj", "place"):
+            if slot in PLOTS[plot]["words"] or slot == "place":
+                chosen[slot] = _pick(rng, slot, split, avoid=(chosen["char"],))
+        if split == "train":  # only words the prompt asks for: an invented word must be copyable
+            for slot in PLOTS[plot]["words"]:
+                if slot != "name" and rng.random() < INVENTED_SHARE:
+                    chosen[slot] = invent_word(rng)
+        second = chosen[PLOTS[plot]["words"][1]]  # a plot's first two words are the pair held out
+        if split == "heldout-words" or is_heldout_pair(chosen["char"], second) == (split == "heldout"):
+            break
+    chosen["name"] = _pick(rng, "name", split, within=_names_for(chosen["char"]))
+    chosen["name2"] = _pick(rng, "name2", split, avoid=(chosen["name"],), within=_names_for(chosen.get("char2", "")))
+    if split == "train" and "name" in PLOTS[plot]["words"] and not _names_for(chosen["char"]):
+        if rng.random() < INVENTED_SHARE:
+            chosen["name"] = invent_word(rng, name=True)
+    return chosen
+
+
+def _pronoun(rng: random.Random, char: str, name: str) -> str:
+    if char in W.SHE or char in W.HE:
+        return "she" if char in W.SHE else "he"
+    return "she" if name in W.NAMES_SHE else "he"
+
+
+def _fields(rng: random.Random, chosen: dict[str, str]) -> dict[str, str]:
+    """Everything a prompt or story template can refer to."""
+    char, name = chosen["char"], chosen["name"]
+    adjective = rng.choice(W.CHARACTER_ADJECTIVES)
+    fields = {"name": name, "Name": name, "char": char, "chars": W.plural(char),
+              "a_char": W.with_article(f"{adjective} {char}" if rng.random() < 0.5 else char),
+              "a_char_bare": W.with_article(char), "A_char_bare": _capitalize(W.with_article(char)),
+              "name2": chosen["name2"], "Name2": chosen["name2"], "friend": rng.choice(FRIENDS)}
+    fields.update(PRONOUNS[_pronoun(rng, char, name)])
+    fields["his2"] = PRONOUNS[_pronoun(rng, chosen.get("char2", ""), chosen["name2"])]["his"]
+    place = chosen["place"]
+    fields.update(place=place, the_place=f"the {place}", at_place=f"{W.PLACES.get(place, 'at')} the {place}")
+    if "char2" in chosen:
+        fields.update(char2=chosen["char2"], a_char2=W.with_article(chosen["char2"]))
+    if "verb" in chosen:
+        fields.update(zip(("verb", "verbs", "verbed", "verbing"), verb_forms(chosen["verb"])))
+    if "action" in chosen:
+        fields.update(zip(("action", "actions", "actioned", "actioning"), verb_forms(chosen["action"])))
+    if "fear" in chosen:
+        phrase = W.FEARS.get(chosen["fear"], f"the {chosen['fear']}")
+        fields.update(fear=chosen["fear"], fear_phrase=phrase, Fear_phrase=_capitalize(phrase),
+                      fear_was="was" if phrase.split()[-1] == chosen["fear"] else "were")
+    if "building" in chosen:
+        fields.update(building=chosen["building"], a_building=W.with_article(chosen["building"]))
+    if "obj" in chosen:
+        obj = chosen["obj"]
+        adjective = rng.choice(W.THING_ADJECTIVES)
+        fields.update(obj=obj, objs=W.plural(obj), a_obj_bare=W.with_article(obj),
+                      a_obj=W.with_article(f"{adjective} {obj}" if rng.random() < 0.6 else obj))
     return fields
 
 
-def _write_story(rng: random.Random, fields: dict[str, str], plot: str) -> str:
-    """Five sections (intro, problem, struggle, resolution, ending) grouped into 2-4 paragraphs."""
-    p = PLOTS[plot]
-    has_helper = "helper" in fields
-    intro = [rng.choice(OPENINGS)] + rng.sample(DESCRIPTIONS, rng.choice((1, 1, 2)))
-    if has_helper:
-        intro.append(rng.choice(HELPER_INTRODUCTIONS))
-    problem = [rng.choice(DAYS)] + [s for s in (rng.choice(slot) for slot in p["setup"]) if s]
-    struggle = rng.sample(p["struggle"], rng.choice((1, 2)))
-    if rng.random() < 0.6:
-        struggle.append(rng.choice(OBSTACLES))
-    if has_helper:
-        struggle += [rng.choice(HELPER_ARRIVES), rng.choice(HELPER_SPEAKS), rng.choice(HELPER_HELPS)]
+def _write_story(rng: random.Random, plot: str, fields: dict[str, str]) -> str:
+    sentences = []
+    for group in PLOTS[plot]["story"]:
+        choice = group if isinstance(group, str) else rng.choice(group)
+        if choice:
+            sentences.append(choice.format_map(fields))
+    text = " ".join(sentences).replace(" \n\n ", "\n\n")
+    return text
+
+
+def _write_prompt(rng: random.Random, plot: str, fields: dict[str, str], named: bool,
+                  with_place: bool) -> str:
+    """The prompt, and through named and with_place which optional words it asks for."""
+    fields = dict(fields)
+    if named:
+        shape = rng.choice(("{a} named {name}", "{a} called {name}", "{name} the {char}"))
+        fields["a_char_p"] = shape.format(a=fields["a_char"], name=fields["name"], char=fields["char"])
     else:
-        struggle.append(rng.choice(ALONE))
-    resolution = [rng.choice(p["resolution"]), rng.choice(FEELINGS)]
-    if has_helper:
-        resolution.append(rng.choice(HELPER_THANKS))
-    endings = ENDINGS + (HELPER_ENDINGS if has_helper else ()) + (KEEP_ENDINGS if p["keeps"] else ())
-    ending = rng.sample(endings, rng.choice((1, 2)))
-
-    sections = [intro, problem, struggle, resolution, ending]
-    n_paragraphs = rng.choice((2, 3, 3, 4))
-    cuts = sorted(rng.sample(range(1, len(sections)), n_paragraphs - 1)) + [len(sections)]
-    paragraphs, start = [], 0
-    for cut in cuts:
-        sentences = [s for section in sections[start:cut] for s in section]
-        paragraphs.append(" ".join(sentences).format_map(fields))
-        start = cut
-    return "\n\n".join(paragraphs)
-
-
-def _write_prompt(rng: random.Random, fields: dict[str, str], attributes: dict, plot: str) -> str:
-    does = PLOTS[plot]["does"].format_map(fields)
-    a_object = with_article(fields["adj_obj"])
-    items = [f"{with_article(attributes['kind'])} called {attributes['name']}", a_object,
-             with_article(attributes["place"])]
-    words = [attributes["name"], attributes["kind"], attributes["place"], attributes["object"]]
-    help_clause = help_sentence = ""
-    if "helper" in attributes:
-        items.append(fields["a_helper"])
-        words.append(attributes["helper"])
-        help_clause = rng.choice(HELP_CLAUSES).format_map(fields)
-        help_sentence = rng.choice(HELP_SENTENCES).format_map(fields)
-    rng.shuffle(items)
-    rng.shuffle(words)
-    prompt_fields = {
-        "name": attributes["name"], "kind": attributes["kind"], "a_kind": with_article(attributes["kind"]),
-        "does": does, "does_it": PLOTS[plot]["does_it"], "a_object": a_object,
-        "at_place": fields["at_place"], "At_place": _capitalize(fields["at_place"]),
-        "at_a_place": f"{PLACES[attributes['place']]} {with_article(attributes['place'])}",
-        "help": help_clause, "help_sentence": help_sentence,
-        "items": ", ".join(items[:-1]) + ", and " + items[-1], "words": ", ".join(words),
-    }
-    return rng.choice(PROMPT_TEMPLATES).format_map(prompt_fields)
+        fields["a_char_p"] = fields["a_char"]
+    fields["A_char_p"] = _capitalize(fields["a_char_p"])
+    fields["a_char2_p"] = fields.get("a_char2", "")
+    fields["at_place_p"] = f" {fields['at_place']}" if with_place else ""
+    return rng.choice(PLOTS[plot]["prompts"]).format_map(fields)
 
 
 def make_record(rng: random.Random, split: str = "train") -> dict:
-    """One record: {"prompt", "story", "attributes", "split"}, drawn from rng."""
-    attributes = _sample_attributes(rng, split)
-    plots = [name for name, p in PLOTS.items() if attributes["object"] in p.get("only", OBJECTS)]
-    plot = rng.choice(plots)
-    fields = _story_fields(rng, attributes, plot)
-    while True:  # nearly every draw is in range; redrawing keeps the length bounds exact
-        story = _write_story(rng, fields, plot)
-        if MIN_WORDS <= len(story.split()) <= MAX_WORDS:
+    """One record: {"prompt", "story", "words" (what the prompt asks for), "plot", "split"}."""
+    plot = rng.choice(tuple(PLOTS))
+    chosen = _sample_words(rng, plot, split)
+    fields = _fields(rng, chosen)
+    while True:
+        named = "name" in PLOTS[plot]["words"] or rng.random() < 0.4
+        with_place = "place" in PLOTS[plot]["words"] or rng.random() < 0.3
+        prompt = _write_prompt(rng, plot, fields, named, with_place)
+        story = _write_story(rng, plot, fields)
+        if MIN_WORDS <= len(story.split()) <= MAX_WORDS and len(prompt) + len(story) <= MAX_CHARS:
             break
-    prompt = _write_prompt(rng, fields, attributes, plot)
-    return {"prompt": prompt, "story": story, "attributes": attributes, "split": split}
+    asked = [fields[s] for s in PLOTS[plot]["words"]]
+    for slot in ("name", "name2", "place"):  # optional words count as asked for when the prompt shows them
+        if fields[slot] not in asked and re.search(rf"\b{re.escape(fields[slot])}\b", prompt):
+            asked.append(fields[slot])
+    return {"prompt": prompt, "story": story, "words": asked, "plot": plot, "split": split}
 
 
 def make_records(n: int, seed: int = 0, split: str = "train") -> list[dict]:
-    """n records from one random.Random stream, so the first k of make_records(n) equal make_records(k).
-
-    split "train" draws only (kind, place) pairs that are not held out, "heldout" only pairs that are.
-    """
-    if split not in ("train", "heldout"):
-        raise ValueError(f"split must be 'train' or 'heldout', not {split!r}")
+    """n records from one random.Random stream, so the first k of make_records(n) equal make_records(k)."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(SPLITS)}, not {split!r}")
     if n < 0:
         raise ValueError(f"n must be >= 0, not {n}")
     # Seeding with a string is stable across Python versions (it hashes with SHA-512, not hash()),
-    # and gives the two splits independent streams for the same seed.
-    rng = random.Random(f"storyteller:{split}:{seed}")
+    # and gives the splits independent streams for the same seed.
+    rng = random.Random(f"storyteller-v{VERSION}:{split}:{seed}")
     return [make_record(rng, split) for _ in range(n)]
 
 
@@ -525,11 +551,12 @@ def make_records(n: int, seed: int = 0, split: str = "train") -> list[dict]:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description="Write synthetic (prompt, story) records as JSONL: the offline "
-                                         "stand-in for teacher-distilled stories.")
+                                                 "stand-in for teacher-distilled stories.")
     parser.add_argument("--n", type=int, default=20000, help="number of records (default 20000)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--split", choices=("train", "heldout"), default="train",
-                        help="train: (kind, place) pairs seen in training; heldout: the held-out pairs")
+    parser.add_argument("--split", choices=SPLITS, default="train",
+                        help="train; heldout: new (character, word) pairs of training words; "
+                             "heldout-words: words never seen in training")
     parser.add_argument("--out", help="output .jsonl path (written atomically)")
     parser.add_argument("--show", type=int, default=0, metavar="K", help="print the first K records")
     args = parser.parse_args(argv)
@@ -544,7 +571,7 @@ def main(argv=None) -> None:
     records = make_records(args.n, args.seed, args.split)
     elapsed = time.time() - t0
     for i, record in enumerate(records[:args.show]):
-        print(f"--- record {i} ({record['split']}) {json.dumps(record['attributes'])}")
+        print(f"--- record {i} ({record['split']}, {record['plot']}) {json.dumps(record['words'])}")
         print(f"PROMPT: {record['prompt']}\n\n{record['story']}\n")
     if args.out:
         try:

@@ -91,3 +91,16 @@ def test_evaluation_on_a_cache_that_was_never_built(tmp_path, cache):
         with validation_shards("tinystories", empty, Tokenizer(tokenizer_model), instruct=True, seed=1):
             pass
     assert not empty.exists() and not os.path.exists(empty / "tinystories")
+
+
+def test_heldout_words_never_reach_the_training_shards(cache):
+    """What the model trains on, decoded back to text, holds none of the storyteller's held-out words."""
+    import re
+    from data import storyteller as st
+    from data.shards import open_shard
+    shard_dir, tokenizer_model = prepare("builtin", cache, instruct=True, seed=1, **SMALL, **quiet)
+    tokenizer = Tokenizer(tokenizer_model)
+    text = " ".join(tokenizer.decode(open_shard(p)) for p in sorted(shard_dir.glob("*.bin")))
+    seen = set(re.findall(r"[a-z]+", text.lower()))
+    heldout = {f for slot in st.SLOTS for w in st.slot_values(slot, True) for f in st.forms(w)}
+    assert len(seen) > 300 and not seen & heldout, sorted(seen & heldout)

@@ -1,4 +1,5 @@
-"""Tests for data/storyteller.py: the synthetic (prompt, story) generator and its exact scorer."""
+"""Tests for data/storyteller.py (version 2): the synthetic (prompt, story) generator that teaches a model to
+copy the words of a prompt, with its two held-out splits."""
 
 import functools
 import json
@@ -15,9 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from data import storyteller as st  # noqa: E402
-
-CORE = ("name", "kind", "place", "object")
-ALL_VALUES = set(st.NAMES) | set(st.KINDS) | set(st.PLACES) | set(st.OBJECTS) | set(st.HELPERS)
+from data import words as W  # noqa: E402
+from data.scoring import find_words  # noqa: E402
 
 
 @functools.lru_cache(maxsize=None)
@@ -25,10 +25,8 @@ def sample(split="train", n=3000):
     return st.make_records(n, seed=0, split=split)
 
 
-def mentioned_values(text):
-    """Every value word from any list that the text mentions."""
-    words = set(re.findall(r"[a-z]+", text.lower()))  # plurals count too: stricter than the scorer
-    return {v for v in ALL_VALUES if v.lower() in words or v.lower() + "s" in words}
+def words_of(text: str) -> Counter:
+    return Counter(w.lower() for w in re.findall(r"[A-Za-z]+", text))
 
 
 def test_same_seed_same_records_and_prefix_stable():
@@ -39,7 +37,7 @@ def test_same_seed_same_records_and_prefix_stable():
 def test_different_seeds_and_splits_differ():
     a, b = st.make_records(100, seed=0), st.make_records(100, seed=1)
     assert sum(x["story"] == y["story"] for x, y in zip(a, b)) == 0
-    assert len({r["story"] for r in sample()}) == len(sample())  # no duplicate stories either
+    assert len({r["prompt"] for r in sample()}) > 0.98 * len(sample())
 
 
 def test_deterministic_across_processes():
@@ -52,138 +50,89 @@ def test_deterministic_across_processes():
     assert json.loads(out) == st.make_records(200, 5)
 
 
-def test_record_layout():
-    for split in ("train", "heldout"):
-        for r in sample(split):
-            assert set(r) == {"prompt", "story", "attributes", "split"} and r["split"] == split
-            keys = tuple(r["attributes"])
-            assert keys in (CORE, CORE + ("helper",))
-            assert r["attributes"]["name"] in st.NAMES and r["attributes"]["kind"] in st.KINDS
-            assert r["attributes"]["place"] in st.PLACES and r["attributes"]["object"] in st.OBJECTS
-    helper_share = sum("helper" in r["attributes"] for r in sample()) / len(sample())
-    assert 0.28 < helper_share < 0.39
+def test_record_layout_and_every_plot_used():
+    for split in st.SPLITS:
+        records = sample(split, 600)
+        for r in records:
+            assert set(r) == {"prompt", "story", "words", "plot", "split"} and r["split"] == split
+            assert 2 <= len(r["words"]) <= 5 and all(" " not in w for w in r["words"])
+        assert set(Counter(r["plot"] for r in records)) == set(st.PLOTS)
 
 
-def test_story_length_and_paragraphs():
-    paragraph_counts = Counter()
-    for r in sample()[:2000]:
+def test_word_lists_are_open_and_clean():
+    assert len(W.CHARACTERS) >= 150 and len(W.OBJECTS) >= 150 and len(W.PLACES) >= 100
+    assert len(W.NAMES_SHE) + len(W.NAMES_HE) >= 140 and len(W.VERBS) >= 60 and len(W.FEARS) >= 50
+    for values in (W.CHARACTERS, list(W.PLACES), W.OBJECTS, W.BUILDINGS, list(W.FEARS)):
+        assert len(set(values)) == len(values) and all(v.isalpha() and v.islower() for v in values)
+    names = {n.lower() for n in W.NAMES_SHE + W.NAMES_HE}
+    assert not names & set(W.CHARACTERS + W.OBJECTS + list(W.PLACES) + W.BUILDINGS)  # a name is never a thing
+
+
+def test_story_length_and_shape():
+    for r in sample()[:2000] + list(sample("heldout-words", 300)):
         story = r["story"]
-        assert 80 <= len(story.split()) <= 250, story
+        assert st.MIN_WORDS <= len(story.split()) <= st.MAX_WORDS, story
         paragraphs = story.split("\n\n")
-        assert 2 <= len(paragraphs) <= 4
-        assert all(p.strip() == p and p and "\n" not in p for p in paragraphs)
+        assert len(paragraphs) == 3 and all(p.strip() == p and "\n" not in p for p in paragraphs)
         assert "{" not in story and "}" not in story and "  " not in story
         assert all(p[0].isupper() and p[-1] in '.!?"' for p in paragraphs)
-        paragraph_counts[len(paragraphs)] += 1
-    assert set(paragraph_counts) == {2, 3, 4}
 
 
-def test_every_story_follows_its_prompt():
-    for r in sample() + sample("heldout"):
-        attrs = r["attributes"]
-        assert all(st.score_story(r["story"], attrs).values()), r
-        assert all(st.score_story(r["prompt"], attrs).values()), r  # the prompt asks for all of them
-        assert len(re.findall(rf"\b{attrs['name']}\b", r["story"])) >= 2
+def test_every_story_has_every_asked_word_early_and_the_prompt_asks_for_them():
+    for split in st.SPLITS:
+        for r in sample(split, 1500):
+            assert all(find_words(r["story"], r["words"]).values()), r
+            assert all(find_words(r["prompt"], r["words"]).values()), r
+            first = r["story"].split("\n\n")[0]  # the first paragraph already uses the plot's words
+            assert all(find_words(first, r["words"][:2]).values()), r
 
 
-def test_no_distractor_values():
-    # Neither prompt nor story mentions a value from the lists that the record did not ask for, so a
-    # story about another character or place scores False.
-    for r in sample() + sample("heldout"):
-        wanted = set(r["attributes"].values())
-        assert mentioned_values(r["story"]) == wanted, r
-        assert mentioned_values(r["prompt"]) == wanted, r
+def test_heldout_words_never_reach_training():
+    heldout = {w for slot in st.SLOTS for w in st.slot_values(slot, True)}
+    assert 150 > len(heldout) > 80
+    forms = set().union(*(st.forms(w) for w in heldout))
+    seen = Counter()
+    for r in st.make_records(6000, seed=3, split="train") + st.make_records(2000, seed=4, split="heldout"):
+        seen.update(words_of(r["prompt"] + " " + r["story"]))
+    leaked = {f: seen[f] for f in forms if seen[f]}
+    assert not leaked, leaked
+    for slot in ("char", "verb", "fear", "obj", "place", "building", "name"):  # every slot holds some out
+        assert st.slot_values(slot, True), slot
+    # and the held-out-words split uses nothing else in the words it asks for
+    for r in sample("heldout-words", 600):
+        assert all(st.is_heldout_word(w) for w in r["words"]), r
 
 
-def test_other_records_attributes_mostly_fail():
-    records = sample()
-    all_true, per_key = 0, Counter()
-    for i, r in enumerate(records):
-        other = records[(i + 1) % len(records)]["attributes"]
-        scores = st.score_story(r["story"], other)
-        all_true += all(scores.values())
-        per_key.update(k for k, ok in scores.items() if ok)
-    assert all_true / len(records) < 0.01
-    for key in CORE:  # a value matches only by chance of being equal: ~1/48, 1/30, ...
-        assert per_key[key] / len(records) < 0.08, (key, per_key)
+def test_heldout_pairs_only_in_the_heldout_split():
+    def pair(r):
+        return r["words"][0], r["words"][1]
+    assert not any(st.is_heldout_pair(*pair(r)) for r in sample())
+    assert all(st.is_heldout_pair(*pair(r)) for r in sample("heldout", 600))
+    assert not any(st.is_heldout_word(w) for r in sample("heldout", 600) for w in r["words"])
 
 
-def test_score_story_rules():
-    story = "Mia's little fox had two Kites near the riverbank. The FOXES ran. A foxglove grew."
-    scores = st.score_story(story, {"name": "Mia", "kind": "fox", "place": "river", "object": "kite"})
-    assert scores == {"name": True, "kind": True, "place": False, "object": True}
-    assert st.score_story("A foxglove and a mousetrap.", {"kind": "fox", "object": "mouse"}) == \
-        {"kind": False, "object": False}
-    assert st.score_story("She saw the rivers.", {"place": "river"}) == {"place": False}
-    assert st.score_story("Tom and Tomas.", {"name": "Tomas", "helper": "owl"}) == \
-        {"name": True, "helper": False}
+def test_template_words_are_never_held_out():
+    assert not any(st.is_heldout_word(w) for w in st.template_words())
+    assert "the" in st.template_words() and "{" not in "".join(st.template_words())
 
 
-def test_value_words_do_not_collide():
-    values = sorted(ALL_VALUES)
-    assert all(" " not in v and v.isalpha() for v in values)
-    for v in values:  # a plural of one value must not be another value
-        assert v + "s" not in ALL_VALUES, v
-    assert len(set(st.NAMES)) == len(st.NAMES) >= 40 and len(st.KINDS) >= 25
-    assert len(st.PLACES) >= 25 and len(st.OBJECTS) >= 25 and len(st.HELPERS) >= 12
+def test_pronouns_agree_with_the_character():
+    for r in sample()[:2000]:
+        if r["plot"] == "friends":  # two characters, each with a pronoun of its own
+            continue
+        char = r["words"][0]
+        words = set(words_of(r["story"]))
+        if char in W.SHE:
+            assert not words & {"he", "him", "his"}, r["story"]
+        if char in W.HE:
+            assert not words & {"she", "her"}, r["story"]
 
 
-def test_heldout_split():
-    assert not any(st.is_heldout(r["attributes"]) for r in sample())
-    assert all(st.is_heldout(r["attributes"]) for r in sample("heldout"))
-    share = len(st.HELDOUT_PAIRS) / len(st.PAIRS)
-    assert 0.05 < share < 0.15
-    assert {k for k, _ in st.TRAIN_PAIRS} == set(st.KINDS)
-    assert {p for _, p in st.TRAIN_PAIRS} == set(st.PLACES)
-    assert len({(r["attributes"]["kind"], r["attributes"]["place"]) for r in sample("heldout")}) > 60
-
-
-def test_every_value_appears_in_train():
-    seen = {key: {r["attributes"][key] for r in sample() if key in r["attributes"]} for key in st.ATTRIBUTES}
-    assert seen["name"] == set(st.NAMES)
-    assert seen["kind"] == set(st.KINDS)
-    assert seen["place"] == set(st.PLACES)
-    assert seen["object"] == set(st.OBJECTS)
-    assert seen["helper"] == set(st.HELPERS)
-
-
-def test_names_fit_kinds_and_pronouns_agree():
-    for r in sample()[:1500]:
-        name, kind = r["attributes"]["name"], r["attributes"]["kind"]
-        if kind in st.HUMAN_KINDS:
-            assert name in st.HUMAN_KINDS[kind]
-        words = set(re.findall(r"[a-z]+", r["story"].lower()))
-        wrong = {"he", "him", "his", "himself"} if name in st.GIRL_NAMES else {"she", "her", "herself"}
-        assert not words & wrong, r["story"]
-
-
-def test_helper_never_equals_kind():
-    overlap = set(st.HELPERS) & set(st.KINDS)
-    assert overlap  # otherwise this test could not fail
-    for r in sample() + sample("heldout"):
-        assert r["attributes"].get("helper") != r["attributes"]["kind"]
-
-
-def test_all_prompt_templates_used_and_order_varies():
-    # A template's signature is its literal text before the first field (or after the last one).
-    def signature(template):
-        prefix = template.split("{")[0]
-        return ("start", prefix) if prefix else ("end", template.rsplit("}", 1)[1])
-
-    signatures = [signature(t) for t in st.PROMPT_TEMPLATES]
-    used = Counter()
-    orders = Counter()
-    for r in sample():
-        prompt = r["prompt"]
-        hits = [i for i, (where, text) in enumerate(signatures)
-                if (prompt.startswith(text) if where == "start" else prompt.endswith(text))]
-        assert len(hits) == 1, prompt
-        used[hits[0]] += 1
-        positions = {k: re.search(rf"\b{r['attributes'][k]}s?\b", prompt, re.I).start() for k in CORE}
-        orders[tuple(sorted(CORE, key=positions.get))] += 1
-    assert set(used) == set(range(len(st.PROMPT_TEMPLATES)))
-    assert len(orders) >= 8
-    assert max(orders.values()) / len(sample()) < 0.35  # no single order dominates
+def test_prompt_shapes_vary():
+    starts = Counter(" ".join(r["prompt"].split()[:3]) for r in sample())
+    assert len(starts) > 30 and max(starts.values()) / len(sample()) < 0.3  # "Write a story ..." is the commonest
+    assert sum(" named " in r["prompt"] or " called " in r["prompt"] or " the " in r["prompt"]
+               for r in sample()) > 0.3 * len(sample())
 
 
 def test_article_agreement():
@@ -193,11 +142,22 @@ def test_article_agreement():
         for text in (r["prompt"], r["story"]):
             for article, word in pattern.findall(text):
                 word = word.lower()
-                vowel_sound = word[0] in "aeio" or (word[0] == "u" and not word.startswith("uni"))
+                vowel_sound = word[0] in "aeio" or (word[0] == "u" and not word.startswith(("uni", "use")))
                 assert (article.lower() == "an") == vowel_sound, f"{article} {word}: {text}"
                 checked[article.lower()] += 1
     assert checked["an"] > 100 and checked["a"] > 1000
-    assert not any(" a owl" in r["story"].lower() for r in sample())
+
+
+def test_every_pair_fits_the_default_context(tmp_path):
+    """Prompt and story of every built-in training record, in the instruct layout (EOS prompt BOS story
+    EOS), fit the quickstart's 256-token context with the vocabulary the quickstart trains."""
+    from tokenizer import train_tokenizer
+    records = st.make_records(30000, seed=0, split="train")
+    tok = train_tokenizer((r["story"] for r in records), 1024, tmp_path / "tok.model")
+    stories = tok.encode_batch([r["story"] for r in records])
+    prompts = tok.encode_batch([r["prompt"] for r in records])
+    longest = max(len(p) + len(s) + 3 for p, s in zip(prompts, stories))
+    assert longest <= 256, longest
 
 
 def test_write_jsonl_roundtrip(tmp_path):

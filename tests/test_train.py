@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -66,10 +67,14 @@ def test_instruct_run_writes_every_artifact(data_dir, tmp_path):
 
     # eval.py reports both numbers
     res = run(["eval.py", str(out / "ckpt.pt"), "--data-dir", str(data_dir), "--batches", "2", "--prompts", "3",
-               "--json", str(tmp_path / "eval.json")])
+               "--freeform", "4", "--json", str(tmp_path / "eval.json")])
     report = json.loads((tmp_path / "eval.json").read_text())
-    assert report["val_loss"] > 0 and 0.0 <= report["instruction_following"]["attribute_rate"] <= 1.0
-    assert "instruction following on 3 held-out prompts" in res.stdout
+    assert report["val_loss"] > 0
+    for key, label, n in (("heldout", "held-out combinations", 3), ("heldout_words", "held-out words", 3),
+                          ("freeform", "free-form", 4)):
+        assert report[key]["prompts"] == n and 0.0 <= report[key]["word_rate"] <= 1.0
+        assert 0.0 <= report[key]["all_words_rate"] <= 1.0
+        assert re.search(rf"{label} +{n} prompts: +[0-9.]+% of required words", res.stdout), res.stdout
 
 
 def test_resume_after_kill_reproduces_the_loss_curve(data_dir, tmp_path, kill_train_run):
