@@ -1,7 +1,7 @@
 """
 Train a tiny Llama on stories: pretraining (completion only) or instruction tuning.
 
-    python train.py --instruct                     # built-in stories, about 10 minutes on 2 CPU cores
+    python train.py --instruct                     # built-in stories, 10-20 minutes on 2 CPU cores
     python train.py --dataset stories.jsonl        # your own records ({"prompt": ..., "story": ...})
     torchrun --standalone --nproc_per_node=2 train.py --instruct   # data parallel
 
