@@ -66,7 +66,7 @@ DAY = ("One morning, the sun was shining and the sky was blue.", "One day, it wa
        "One bright morning, the wind was soft and the air was cool.")
 CLOSE = ("That night, {name} went to sleep with a big smile.", "It was the best day ever.",
          "And they all lived happily ever after.", "The sun went down, and everyone went home happy.",
-         "{Name} hummed a happy song all the way home.")
+         "{name} hummed a happy song all the way home.")
 
 PLOTS = {
     "wants": {
@@ -83,7 +83,7 @@ PLOTS = {
         ),
         "story": (
             ("Once upon a time, there was {a_char} named {name} who wanted to {verb} more than anything.",
-             "{Name} was {a_char} who dreamed of {verbing}.",
+             "{name} was {a_char} who dreamed of {verbing}.",
              "There once lived {a_char} called {name}. More than anything, {name} wanted to learn to {verb}."),
             ("{He} lived near {the_place}.", "{His} home was near {the_place}."),
             ("Every day, {name} watched the others {verb} {at_place} and wished {he} could {verb} too.",
@@ -93,7 +93,7 @@ PLOTS = {
             "\n\n",
             DAY,
             ("The first time {name} tried to {verb}, {he} fell down.",
-             "{Name} tried to {verb}, but it was much harder than it looked.",
+             "{name} tried to {verb}, but it was much harder than it looked.",
              "At first, {name} could not {verb} at all."),
             ("{He} felt sad, but {he} did not give up.", "Some friends laughed, and the {char} felt sad.", ""),
             ("Then {his} {friend} said, \"Let us practice together.\"",
@@ -104,8 +104,8 @@ PLOTS = {
             ("At last, {name} could {verb}! {He} {verbed} all afternoon {at_place}.",
              "Finally, the day came when {name} {verbed} better than ever before.",
              "One morning, {name} {verbed} so well that everyone clapped."),
-            ("{Name} was so happy that {he} laughed out loud.", "{Name} felt proud and happy."),
-            ("{Name} learned that practice makes hard things easy.",
+            ("{name} was so happy that {he} laughed out loud.", "{name} felt proud and happy."),
+            ("{name} learned that practice makes hard things easy.",
              "From then on, the {char} {verbed} every day.",
              "And {name} never stopped {verbing}."),
             CLOSE,
@@ -124,7 +124,7 @@ PLOTS = {
         ),
         "story": (
             ("Once upon a time, {a_char} named {name} {actioned} {a_obj}.",
-             "{Name} was {a_char} who loved to {action} {objs}.",
+             "{name} was {a_char} who loved to {action} {objs}.",
              "There once was {a_char} called {name} who liked {actioning} {objs} more than anything."),
             ("{He} lived near {the_place}.", "{His} home was near {the_place}."),
             ("Nobody had ever seen {a_char_bare} {action} {a_obj} before.",
@@ -135,11 +135,11 @@ PLOTS = {
             ("That day, {name} wanted to {action} the biggest {obj} of all.",
              "That day, {name} {actioned} the {obj} so well that everyone came to watch."),
             ("But something went wrong, and the {obj} rolled away!", "But it was harder than {he} thought."),
-            ("{His} {friend} helped {him} try again.", "{Name} did not give up.", ""),
+            ("{His} {friend} helped {him} try again.", "{name} did not give up.", ""),
             "\n\n",
             ("At last, {name} {actioned} the {obj}, and everyone cheered.",
              "In the end, the {char} {actioned} the {obj} and laughed."),
-            ("From then on, everyone knew {name} as the {char} who {actions} {objs}.", "{Name} was happy and proud."),
+            ("From then on, everyone knew {name} as the {char} who {actions} {objs}.", "{name} was happy and proud."),
             CLOSE,
         ),
     },
@@ -154,19 +154,19 @@ PLOTS = {
         ),
         "story": (
             ("Once upon a time, there was {a_char} named {name} who wanted to be {a_char2}.",
-             "{Name} was {a_char} who dreamed of being {a_char2}."),
+             "{name} was {a_char} who dreamed of being {a_char2}."),
             ("{He} lived near {the_place}.", "{His} home was near {the_place}."),
             ("Every night, {name} dreamed of being {a_char2}.", "{He} told everyone, \"One day I will be {a_char2}!\""),
             DESCRIBE,
             "\n\n",
             DAY,
             ("Some friends laughed and said, \"{A_char_bare} cannot be {a_char2}!\"", "But being {a_char2} was not easy."),
-            ("{Name} felt sad, but {he} did not give up.", "The {char} thought very hard."),
+            ("{name} felt sad, but {he} did not give up.", "The {char} thought very hard."),
             ("So {he} watched {a_char2} {at_place} and learned everything.",
              "{His} {friend} helped {him} practice every day."),
             "\n\n",
             ("At last, {name} became the best {char2} {at_place}.", "In the end, the {char} was a wonderful {char2}."),
-            ("Everyone cheered for the {char} who became {a_char2}.", "{Name} smiled from ear to ear."),
+            ("Everyone cheered for the {char} who became {a_char2}.", "{name} smiled from ear to ear."),
             CLOSE,
         ),
     },
@@ -183,7 +183,7 @@ PLOTS = {
         ),
         "story": (
             ("Once upon a time, there was {a_char} named {name} who was afraid of {fear_phrase}.",
-             "{Name} was {a_char} who was very scared of {fear_phrase}.",
+             "{name} was {a_char} who was very scared of {fear_phrase}.",
              "There once was {a_char} called {name}, and {name} was afraid of {fear_phrase}."),
             ("{He} lived near {the_place}.", "{His} home was near {the_place}."),
             ("Just thinking about {fear_phrase} made {him} shiver.",
@@ -195,15 +195,15 @@ PLOTS = {
             ("One day, {name} had to face {fear_phrase} {at_place}.",
              "One evening {at_place}, {name} met {fear_phrase}, and {his} knees began to shake."),
             ("{His} {friend} held {his} hand and said, \"Do not worry. I am right here.\"",
-             "{Name} took a deep breath and counted to ten.",
-             "{Name} wanted to run away, but {he} stayed."),
+             "{name} took a deep breath and counted to ten.",
+             "{name} wanted to run away, but {he} stayed."),
             ("Slowly, {name} looked at {fear_phrase} for a long time.",
              "Slowly, {name} stepped a little closer to {fear_phrase}."),
             "\n\n",
-            ("{Fear_phrase} {fear_was} not so scary after all!", "{Name} saw that {fear_phrase} {fear_was} not so bad."),
-            ("{Name} smiled a big smile.", "{Name} felt brave and proud."),
+            ("{Fear_phrase} {fear_was} not so scary after all!", "{name} saw that {fear_phrase} {fear_was} not so bad."),
+            ("{name} smiled a big smile.", "{name} felt brave and proud."),
             ("From that day on, {name} was not afraid of {fear_phrase} anymore.",
-             "{Name} learned that being brave means trying even when you are scared of {fear_phrase}."),
+             "{name} learned that being brave means trying even when you are scared of {fear_phrase}."),
             CLOSE,
         ),
     },
@@ -225,10 +225,10 @@ PLOTS = {
             DESCRIBE,
             "\n\n",
             DAY,
-            ("Then {name2} smiled and said, \"Do you want to play?\"", "{Name} waved and said hello to the {char2}."),
+            ("Then {name2} smiled and said, \"Do you want to play?\"", "{name} waved and said hello to the {char2}."),
             ("They played together {at_place} all day.", "The {char} and the {char2} ran and laughed {at_place}."),
             ("They shared a snack and told funny stories.", "They played hide and seek until they were tired.",
-             "{Name2} showed {name} {his2} favorite game."),
+             "{name2} showed {name} {his2} favorite game."),
             ("When it started to rain, the {char2} shared {his2} umbrella.",
              "When {name} fell down, the {char2} helped {him} up.", ""),
             "\n\n",
@@ -249,20 +249,20 @@ PLOTS = {
         ),
         "story": (
             ("Once upon a time, there were two {chars} named {name} and {name2}.",
-             "{Name} and {name2} were two {chars} who were the best of friends."),
+             "{name} and {name2} were two {chars} who were the best of friends."),
             ("They lived near {the_place}.", "Their home was near {the_place}."),
             ("One day, the two {chars} decided to build {a_building} {at_place}.",
              "One morning, {name} said, \"Let us build {a_building}!\""),
             DESCRIBE,
             "\n\n",
             DAY,
-            ("They worked hard all morning.", "{Name} carried the heavy parts, and {name2} put them together."),
+            ("They worked hard all morning.", "{name} carried the heavy parts, and {name2} put them together."),
             ("But then the wind blew, and the {building} fell down!", "But the {building} was crooked, and it fell over."),
-            ("The two {chars} did not give up.", "{Name} and {name2} looked at each other and laughed."),
+            ("The two {chars} did not give up.", "{name} and {name2} looked at each other and laughed."),
             ("They tried again, more carefully this time.", "They started again, one piece at a time."),
             "\n\n",
             ("At last, the {building} was finished.", "Finally, the {building} stood tall and strong."),
-            ("The two {chars} were very proud of their {building}.", "{Name} and {name2} cheered and clapped."),
+            ("The two {chars} were very proud of their {building}.", "{name} and {name2} cheered and clapped."),
             ("Every day, the {chars} played with their {building}.", "It was the best {building} in the world."),
             CLOSE,
         ),
@@ -274,24 +274,24 @@ PLOTS = {
             "Tell me a story about {name} the {char}, who cannot find {his} {obj}.",
             "A story about {a_char} called {name} who loses {a_obj}{at_place_p}.",
             "Can you write a story about {name}, {a_char} who lost {his} {obj}?",
-            "{Name} the {char} lost {his} {obj}{at_place_p}. What happened next?",
+            "{name} the {char} lost {his} {obj}{at_place_p}. What happened next?",
         ),
         "story": (
-            ("{Name} was {a_char} who had {a_obj}.", "Once upon a time, {a_char} named {name} had {a_obj}."),
+            ("{name} was {a_char} who had {a_obj}.", "Once upon a time, {a_char} named {name} had {a_obj}."),
             ("{He} loved the {obj} very much and took it everywhere.", "The {obj} was {his} favorite thing."),
             DESCRIBE,
             "\n\n",
             DAY,
             ("One day, {name} went {at_place} with the {obj}.", "One day, {name} played {at_place} all morning."),
             ("When {he} got home, the {obj} was gone!", "But when {he} looked again, the {obj} was gone!"),
-            ("\"Oh no! Where is my {obj}?\" cried {name}.", "{Name} felt sad and worried about the {obj}."),
+            ("\"Oh no! Where is my {obj}?\" cried {name}.", "{name} felt sad and worried about the {obj}."),
             ("{He} looked under the bed and behind the door.", "{He} looked high and low for the {obj}."),
             ("{His} {friend} helped {him} look.", ""),
             "\n\n",
             ("At last, {name} found the {obj} {at_place}, right where {he} had played.",
              "Finally, {he} saw something under a bush. It was {his} {obj}!"),
-            ("{Name} hugged the {obj} and smiled.", "{Name} was so happy to have the {obj} back."),
-            ("From then on, the {char} took good care of the {obj}.", "{Name} never lost the {obj} again."),
+            ("{name} hugged the {obj} and smiled.", "{name} was so happy to have the {obj} back."),
+            ("From then on, the {char} took good care of the {obj}.", "{name} never lost the {obj} again."),
             CLOSE,
         ),
     },
@@ -306,21 +306,21 @@ PLOTS = {
         ),
         "story": (
             ("Once upon a time, {a_char} named {name} was walking {at_place}.",
-             "{Name} was {a_char} who loved to explore {the_place}."),
+             "{name} was {a_char} who loved to explore {the_place}."),
             ("Suddenly, {he} saw something shiny under a bush. It was {a_obj}!",
              "One day {at_place}, {he} found {a_obj}."),
-            ("{Name} picked up the {obj} and looked at it closely.", "The {char} had never seen such {a_obj_bare} before."),
+            ("{name} picked up the {obj} and looked at it closely.", "The {char} had never seen such {a_obj_bare} before."),
             DESCRIBE,
             "\n\n",
             DAY,
-            ("\"Who does this {obj} belong to?\" {name} wondered.", "{Name} wanted to find the owner of the {obj}."),
+            ("\"Who does this {obj} belong to?\" {name} wondered.", "{name} wanted to find the owner of the {obj}."),
             ("{He} asked everyone {at_place}, but nobody knew.", "{He} carried the {obj} carefully all day."),
             ("{His} {friend} said, \"Let us ask one more time.\"", ""),
             "\n\n",
             ("At last, a little child came running. \"That is my {obj}!\" said the child.",
              "Finally, {name} met someone who had lost the {obj}."),
-            ("{Name} gave back the {obj}, and the child smiled.", "The child thanked {name} for finding the {obj}."),
-            ("{Name} went home from {the_place} happy and proud.", "That night, {name} dreamed of {the_place}."),
+            ("{name} gave back the {obj}, and the child smiled.", "The child thanked {name} for finding the {obj}."),
+            ("{name} went home from {the_place} happy and proud.", "That night, {name} dreamed of {the_place}."),
             CLOSE,
         ),
     },
@@ -451,7 +451,7 @@ def _sample_words(rng: random.Random, plot: str, split: str) -> dict[str, str]:
     return chosen
 
 
-def _pronoun(rng: random.Random, char: str, name: str) -> str:
+def _pronoun(char: str, name: str) -> str:
     if char in W.SHE or char in W.HE:
         return "she" if char in W.SHE else "he"
     return "she" if name in W.NAMES_SHE else "he"
@@ -461,12 +461,12 @@ def _fields(rng: random.Random, chosen: dict[str, str]) -> dict[str, str]:
     """Everything a prompt or story template can refer to."""
     char, name = chosen["char"], chosen["name"]
     adjective = rng.choice(W.CHARACTER_ADJECTIVES)
-    fields = {"name": name, "Name": name, "char": char, "chars": W.plural(char),
+    fields = {"name": name, "char": char, "chars": W.plural(char),
               "a_char": W.with_article(f"{adjective} {char}" if rng.random() < 0.5 else char),
               "a_char_bare": W.with_article(char), "A_char_bare": _capitalize(W.with_article(char)),
-              "name2": chosen["name2"], "Name2": chosen["name2"], "friend": rng.choice(FRIENDS)}
-    fields.update(PRONOUNS[_pronoun(rng, char, name)])
-    fields["his2"] = PRONOUNS[_pronoun(rng, chosen.get("char2", ""), chosen["name2"])]["his"]
+              "name2": chosen["name2"], "friend": rng.choice(FRIENDS)}
+    fields.update(PRONOUNS[_pronoun(char, name)])
+    fields["his2"] = PRONOUNS[_pronoun(chosen.get("char2", ""), chosen["name2"])]["his"]
     place = chosen["place"]
     fields.update(place=place, the_place=f"the {place}", at_place=f"{W.PLACES.get(place, 'at')} the {place}")
     if "char2" in chosen:
@@ -495,8 +495,7 @@ def _write_story(rng: random.Random, plot: str, fields: dict[str, str]) -> str:
         choice = group if isinstance(group, str) else rng.choice(group)
         if choice:
             sentences.append(choice.format_map(fields))
-    text = " ".join(sentences).replace(" \n\n ", "\n\n")
-    return text
+    return " ".join(sentences).replace(" \n\n ", "\n\n")
 
 
 def _write_prompt(rng: random.Random, plot: str, fields: dict[str, str], named: bool,
