@@ -28,7 +28,7 @@ from errors import USER_ERRORS, exit_with, flag_type
 from formats.atomic import write_text
 from model import pick_device
 from data.scoring import read_freeform, score
-from sample import generate_text, load_for_sampling, prompt_ids
+from sample import load_for_sampling, prompt_ids
 from tokenizer import Tokenizer
 
 # what a run records in its checkpoint's config that decides its validation split, and train.py's
@@ -63,15 +63,22 @@ def follow_records(n_prompts: int, seed: int, n_freeform: int | None = None) -> 
 
 
 def instruction_following(model, tokenizer: Tokenizer, records: list[dict], seed: int, temperature: float,
-                          max_new_tokens: int | None = None) -> dict:
-    """Generate a story for each record ({"prompt", "words"}) and score the words it asked for."""
+                          max_new_tokens: int | None = None, batch_size: int = 64) -> dict:
+    """Generate a story for each record ({"prompt", "words"}) and score the words it asked for. Prompts go
+    through the model batch_size at a time (Transformer.generate_batch), each with the seed it would get
+    alone (seed + i + 1), so the stories are the ones sample.py writes for the same prompts."""
     stories, ended = [], 0
-    for i, record in enumerate(records):
-        generated = []
-        stories.append("".join(generate_text(model, tokenizer, record["prompt"], "instruct", temperature=temperature,
-                                             max_new_tokens=max_new_tokens, seed=seed + i + 1, generated=generated)))
-        room = model.args.max_seq_len - len(prompt_ids(tokenizer, record["prompt"], "instruct")[0])
-        ended += len(generated) < min(room, max_new_tokens or room)  # stopped by EOS, not by the budget
+    for first in range(0, len(records), batch_size):
+        chunk = records[first:first + batch_size]
+        prompts = [prompt_ids(tokenizer, r["prompt"], "instruct") for r in chunk]
+        stop = prompts[0][1]
+        outputs = model.generate_batch([ids for ids, _ in prompts], max_new_tokens or model.args.max_seq_len,
+                                       temperature=temperature, stop_tokens=stop,
+                                       seeds=[seed + i + 1 for i in range(first, first + len(chunk))])
+        for (ids, _), generated in zip(prompts, outputs):
+            stories.append(tokenizer.decode(generated))
+            room = model.args.max_seq_len - len(ids)
+            ended += len(generated) < min(room, max_new_tokens or room)  # stopped by EOS, not by the budget
     result = score(records, stories)
     by_plot = {}
     for record, hits in zip(records, result["per_prompt"]):
