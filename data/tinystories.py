@@ -50,6 +50,7 @@ FILES = {"train": "TinyStoriesV2-GPT4-train.txt", "valid": "TinyStoriesV2-GPT4-v
          "all_data": "TinyStories_all_data.tar.gz"}
 INSTRUCT_RECORDS = "all_data-instruct.jsonl"
 CHUNK_BYTES = 1 << 16  # a dropped connection loses at most the chunk being read
+BLOCK = 1 << 20  # conversion reads and copies 1 MiB (or 1 Mi characters) at a time
 
 # the dataset's feature names -> words for a prompt
 FEATURES = {"Dialogue": "contains dialogue", "BadEnding": "has a bad ending", "MoralValue": "teaches a lesson",
@@ -170,7 +171,7 @@ def instruction_record(obj) -> dict | None:
 _JSON_SPACE = re.compile(r"[ \t\n\r]*")  # the whitespace JSON allows between values
 
 
-def iter_json_list(f, where: str, block_chars: int = 1 << 20) -> Iterator:
+def iter_json_list(f, where: str) -> Iterator:
     """The items of a JSON list, read from the text stream f a block at a time, so that memory holds one
     item and one block rather than the whole list (each all_data file is about 90 MB of JSON, several
     hundred MB once json.load has made it Python objects). Items are parsed by json's own decoder."""
@@ -179,7 +180,7 @@ def iter_json_list(f, where: str, block_chars: int = 1 << 20) -> Iterator:
 
     def more() -> bool:  # append the next block; False at the end of the stream
         nonlocal buf, pos, eof
-        block = "" if eof else f.read(block_chars)
+        block = "" if eof else f.read(BLOCK)
         eof = not block
         buf, pos = buf[pos:] + block, 0
         return not eof
@@ -259,7 +260,7 @@ def convert_all_data(tar_path, out_path, workers: int | None = None) -> int:
                             continue
                         json_path, part = Path(tmp, f"{len(parts):05d}.json"), Path(tmp, f"{len(parts):05d}.jsonl")
                         with atomic_write(json_path) as f:
-                            shutil.copyfileobj(tar.extractfile(member), f, 1 << 20)
+                            shutil.copyfileobj(tar.extractfile(member), f, BLOCK)
                         job = (json_path, part, f"{tar_path}:{member.name}")
                         if pool is None:
                             parts[member.name] = part, convert_member(*job)
@@ -278,7 +279,7 @@ def convert_all_data(tar_path, out_path, workers: int | None = None) -> int:
                     part, done = parts[name]
                     count += done if pool is None else done.get()
                     with open(part, "rb") as f:
-                        shutil.copyfileobj(f, out, 1 << 20)
+                        shutil.copyfileobj(f, out, BLOCK)
                     part.unlink()  # so the disk holds the records about once, not twice
     finally:
         if pool is not None:
