@@ -18,7 +18,8 @@ Each run is a fresh process doing what data/prepare.py does with a file it has n
     index     one pass over the records file noting where each record is (data/records.RecordFile)
     vocab     training a 1024-piece SentencePiece vocabulary on 100,000 sampled stories
     encode    shuffle, split 95/5, encode every record into shards (data/shards.encode_dataset)
-records/s and MB/s are over the whole run (MB of the input file: the archive's for all_data). "peak PSS"
+records/s and MB/s are over the whole run; MB is the text taken in: the .txt file, or the JSON inside the
+archive (the archive's own size is in the line above the table). "peak PSS"
 is the largest sum, over the run's processes, of their proportional set size (shared pages split among
 the processes sharing them; the closest thing to the memory the run takes from the machine), sampled every
 0.1 s from /proc; "main" and "worker" are the kernel's peak resident size of the main process and of
@@ -67,7 +68,7 @@ def seed_stories() -> list[str]:
     return [r["story"] for r in make_records(100, seed=0, split="train")]
 
 
-def generated_stories(seeds: list[str], n_bytes: int, seed: int = 0):
+def generated_stories(seeds: list[str], n_bytes: float = float("inf"), seed: int = 0):
     """Stories until about n_bytes of text: the first half of one seed story joined to the second half of
     another, so that lengths and vocabulary are TinyStories' and few stories repeat."""
     rng = random.Random(seed)
@@ -100,13 +101,13 @@ def all_data_record(story: str, rng: random.Random) -> dict:
 def write_all_data(path: Path, n_bytes: int, seeds: list[str]) -> Path:
     """A TinyStories_all_data.tar.gz holding about n_bytes of JSON in MEMBERS files."""
     rng = random.Random(1)
-    stories = generated_stories(seeds, n_bytes // 2)  # a record's JSON is about twice its story
+    stories = generated_stories(seeds)
     with tarfile.open(path, "w:gz", compresslevel=1) as tar:
         for i in range(MEMBERS):
             records, size = [], 0
             for story in stories:
                 records.append(all_data_record(story, rng))
-                size += 2 * len(story)
+                size += len(json.dumps(records[-1], indent=0)) + 2
                 if size >= n_bytes // MEMBERS:
                     break
             data = json.dumps(records, indent=0).encode()
@@ -209,6 +210,14 @@ def measured_run(path: Path, workers: int, workdir: Path) -> dict:
     return result
 
 
+def text_mb(path: Path) -> float:
+    """MB of text in an input: the file itself, or the .json files inside an archive."""
+    if not path.name.endswith(".tar.gz"):
+        return path.stat().st_size / 1e6
+    with tarfile.open(path, "r|gz") as tar:
+        return sum(m.size for m in tar if m.isfile() and m.name.endswith(".json")) / 1e6
+
+
 def cpu_model() -> str:
     if Path("/proc/cpuinfo").exists():
         for line in open("/proc/cpuinfo"):
@@ -248,13 +257,18 @@ def main():
                   f"in {time.perf_counter() - t:.0f} s")
         print(f"machine: {cpu_model()}, {os.cpu_count()} cores; load average before: "
               f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-        print(f"command: python {' '.join(sys.argv)}\n")
+        print(f"command: python {' '.join(sys.argv)}")
+        sizes = {path: text_mb(path) for path in inputs}
+        for path in inputs:
+            if path.name.endswith(".tar.gz"):
+                print(f"{path.name}: {path.stat().st_size / 1e6:.0f} MB compressed, {sizes[path]:.0f} MB of JSON inside")
+        print()
         header = (f"{'input':<32} {'MB':>7} {'procs':>5} {'records':>10} {'convert':>8} {'index':>6} {'vocab':>6} "
                   f"{'encode':>7} {'records/s':>10} {'MB/s':>6} {'peak PSS':>9} {'main':>6} {'worker':>7}  shards")
         print(header)
         print("-" * len(header))
         for path in inputs:
-            mb = path.stat().st_size / 1e6
+            mb = sizes[path]
             digests = []
             for workers in args.workers:
                 r = measured_run(path, workers, workdir)

@@ -15,6 +15,10 @@ writes into the cache. Layout of the cache (data_dir):
 everything that changes the shards: the records' content, the tokenizer's identity, the layout (instruct
 or completion), the shuffle seed and the validation fraction. An edited file, another seed or another
 tokenizer gets shards of its own, never the split made for something else.
+
+A .jsonl or .txt records file is never held in memory: it is opened as a RecordFile (byte offsets,
+data/records.py), the vocabulary is trained on a sample read by offset (vocab_texts), and the encoding
+processes read their own chunks (data/shards.encode_dataset). docs/data.md, "At full scale", has the numbers.
 """
 
 import hashlib

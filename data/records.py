@@ -5,10 +5,12 @@ A record is a dict with
     "prompt"  optional instruction (str); missing or empty means a completion-only example
 and any other keys the file carried ("theme", "topic", ...), which are kept untouched.
 
-Three file layouts, chosen by extension in read_records:
+Three file layouts, chosen by extension in open_records and read_records:
     .jsonl  one JSON object per line: {"prompt": "...", "story": "..."}
     .csv    the story-distillation layout: a header Theme,Topic,Story, then one story per row
     .txt    TinyStories' plain text: stories separated by <|endoftext|>, no prompts
+read_records returns a list. open_records returns, for .jsonl and .txt, a RecordFile: the byte offsets of
+the records, which are parsed only when read, so a 2 GB TinyStories file never sits in memory.
 
 Every problem a user can cause (bad JSON, a missing column, an empty story) raises DataError with one
 line that names the file and line, so the scripts can print it and exit without a traceback.

@@ -11,7 +11,9 @@ Conversion:
     all_data      -> instruction records {"prompt", "story", "source"} in all_data-instruct.jsonl, the prompt built
                      from the summary ("Write a story about a girl who ...") or from the required words and
                      features ("Write a story that uses the words "ball", "jump" and "happy" and contains dialogue."),
-                     half of each, picked by a hash of the story so the choice is stable.
+                     half of each, picked by a hash of the story so the choice is stable. The archive is read
+                     once as a stream and each file parsed item by item in worker processes (convert_all_data),
+                     so memory stays bounded; the records come in file-name order whatever the archive's order.
 
 Downloads stream into NAME.part with a progress bar; an interrupted download (a dropped connection here, or a
 killed process earlier) resumes from the bytes already there with an HTTP Range request, and the finished file

@@ -265,17 +265,19 @@ def test_a_broken_all_data_archive_is_one_line(tmp_path, members, message):
 BIG_MB = float(os.environ.get("STORIES_BIG_DATA_MB", "0"))
 
 
-@pytest.mark.skipif(not BIG_MB, reason="opt-in, minutes: set STORIES_BIG_DATA_MB=300 to convert and encode "
-                                       "300 MB of generated TinyStories of each layout and bound its memory")
+@pytest.mark.skipif(not BIG_MB, reason="opt-in, minutes: set STORIES_BIG_DATA_MB=400 to convert and encode "
+                                       "400 MB of generated TinyStories of each layout and bound its memory")
 @pytest.mark.parametrize("layout", ["train", "all_data"])
 def test_full_scale_memory_is_bounded_and_does_not_grow(tmp_path, layout):
-    """Each layout generated at BIG_MB and at a tenth of it, then taken through conversion, vocabulary and
+    """Each layout generated at BIG_MB and at half of it, then taken through conversion, vocabulary and
     encoding on all cores in a fresh process: the peak memory of all its processes together (PSS) stays
-    under 1.5 GB and grows by less than 100 MB from the small input to the big one."""
+    under 1.5 GB and grows by less than 100 MB from the small input to the big one. (At 400 MB the half
+    still has more than the 100,000 stories the vocabulary is trained on, a sample that is the same size
+    for any file above that.)"""
     from benchmarks.tinystories_encode import measured_run, seed_stories, write_all_data, write_plain
     write = write_plain if layout == "train" else write_all_data
     peaks = []
-    for mb in (BIG_MB / 10, BIG_MB):
+    for mb in (BIG_MB / 2, BIG_MB):
         path = write(tmp_path / f"{mb:.0f}-{tinystories.FILES[layout]}", int(mb * 1e6), seed_stories())
         run = measured_run(path, os.cpu_count() or 1, tmp_path)
         assert run["records"] > mb * 1e6 / 2000 and run["tokens"] > run["records"] * 100
