@@ -269,8 +269,8 @@ def convert_all_data(tar_path, out_path, workers: int | None = None) -> int:
                             continue
                         parts[member.name] = part, pool.apply_async(convert_member, job)
                         waiting.append(parts[member.name][1])
-                        if len(waiting) >= 2 * workers:  # bound the decompressed files on disk
-                            waiting.popleft().wait()
+                        if len(waiting) >= 2 * workers:  # bound the decompressed files on disk; fail early
+                            waiting.popleft().get()
             except (tarfile.TarError, EOFError, zlib.error) as e:
                 raise DataError(f"{tar_path}: not a readable .tar.gz ({e}); delete it and download it again") from None
             if not parts:

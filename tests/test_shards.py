@@ -243,6 +243,16 @@ def test_a_records_file_encodes_to_the_shards_of_its_records_in_memory(tmp_path,
         assert shard_files(tmp_path / f"file{workers}") == shard_files(tmp_path / "memory")
 
 
+def test_a_bad_record_found_by_an_encoding_process_is_one_line(tmp_path, fox_vocab):
+    path = write_stories(tmp_path / "stories.jsonl", 100)
+    with open(path, "a") as f:
+        f.write('{"story": "The end."}\n{"story": "cut off\n')
+    for workers in (1, 2):
+        with pytest.raises(DataError, match=r"stories\.jsonl:102: invalid JSON \(Unterminated string"):
+            encode_dataset(open_records(path), fox_vocab, tmp_path / "out", instruct=True, workers=workers)
+        assert not (tmp_path / "out" / "meta.json").exists()
+
+
 def test_encoding_a_file_takes_memory_that_does_not_grow_with_it(tmp_path, fox_vocab, monkeypatch):
     """Python's peak allocation (tracemalloc: numpy's arrays included) while encoding a file of 200 stories
     and one of 1,400 (0.7 MB more): a RecordFile adds 24 bytes a record (its offsets, the shuffle), while
