@@ -207,9 +207,9 @@ def test_encode_dataset_removes_an_earlier_encoding(tmp_path):
 
 
 def write_stories(path: Path, n: int) -> Path:
-    """n stories of 600 bytes, as TinyStories' .txt or as .jsonl with a prompt on every other one. Every
+    """n stories of 300 bytes, as TinyStories' .txt or as .jsonl with a prompt on every other one. Every
     story has as many tokens as any other, whatever n (so a chunk of them takes the same memory)."""
-    stories = [f"Once upon a time, a little fox number {i:05d} lived by the river. " * 9 + f"The end of {i:05d}."
+    stories = [f"Once upon a time, a little fox number {i:05d} lived by the river. " * 4 + f"The end of {i:05d}."
                for i in range(n)]
     if path.suffix == ".txt":
         path.write_text("".join(s + "\n<|endoftext|>\n" for s in stories))
@@ -255,7 +255,7 @@ def test_a_bad_record_found_by_an_encoding_process_is_one_line(tmp_path, fox_voc
 
 def test_encoding_a_file_takes_memory_that_does_not_grow_with_it(tmp_path, fox_vocab, monkeypatch):
     """Python's peak allocation (tracemalloc: numpy's arrays included) while encoding a file of 200 stories
-    and one of 1,400 (0.7 MB more): a RecordFile adds 24 bytes a record (its offsets, the shuffle), while
+    and one of 1,400 (0.36 MB more): a RecordFile adds 24 bytes a record (its offsets, the shuffle), while
     the same records read into a list add more than the text itself. Chunks of 16 records, so that both
     files fill many of them and the largest chunk is the same."""
     import tracemalloc
@@ -274,7 +274,7 @@ def test_encoding_a_file_takes_memory_that_does_not_grow_with_it(tmp_path, fox_v
     added = big.stat().st_size - small.stat().st_size
     streamed = peak(open_records, big) - peak(open_records, small)
     in_memory = peak(read_records, big) - peak(read_records, small)
-    assert streamed < 1200 * 24 + 16 * 1024 < added < in_memory, (streamed, added, in_memory)
+    assert streamed < 1200 * 24 + 32 * 1024 < added < in_memory, (streamed, added, in_memory)
 
 
 def test_results_are_taken_in_order_with_a_bounded_number_in_flight():
