@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from data.records import DataError, read_records
-from data.shards import (Batches, encode_dataset, encode_records, open_shard, read_header, read_meta,
-                         write_shard)
+from data.records import DataError, RecordFile, open_records, read_records
+from data.shards import (CHUNKS_IN_FLIGHT, Batches, _in_order, encode_dataset, encode_records, open_shard,
+                         read_header, read_meta, write_shard)
 from tokenizer import Tokenizer, train_tokenizer
 
 FIXTURES = Path(os.environ.get("STORIES_FIXTURES", Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"))
@@ -204,6 +204,90 @@ def test_encode_dataset_removes_an_earlier_encoding(tmp_path):
     meta = encode_dataset(records[:10], tok, tmp_path, instruct=False, workers=1)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["meta.json", "train_000.bin", "val_000.bin"]
     assert json.loads((tmp_path / "meta.json").read_text()) == meta
+
+
+def write_stories(path: Path, n: int) -> Path:
+    """n stories of 300 bytes, as TinyStories' .txt or as .jsonl with a prompt on every other one. Every
+    story has as many tokens as any other, whatever n (so a chunk of them takes the same memory)."""
+    stories = [f"Once upon a time, a little fox number {i:05d} lived by the river. " * 4 + f"The end of {i:05d}."
+               for i in range(n)]
+    if path.suffix == ".txt":
+        path.write_text("".join(s + "\n<|endoftext|>\n" for s in stories))
+    else:
+        path.write_text("".join(json.dumps({"prompt": f"Write about fox {i}" if i % 2 else "", "story": s}) + "\n"
+                                for i, s in enumerate(stories)))
+    return path
+
+
+@pytest.fixture(scope="module")
+def fox_vocab(tmp_path_factory):
+    return train_tokenizer([f"Once upon a time, a little fox number {i} lived by the river. The end." for i in
+                            range(200)], 300, tmp_path_factory.mktemp("vocab") / "fox.model")
+
+
+@pytest.mark.parametrize("layout", [".txt", ".jsonl"])
+def test_a_records_file_encodes_to_the_shards_of_its_records_in_memory(tmp_path, fox_vocab, monkeypatch, layout):
+    """open_records gives a RecordFile, read by the encoding processes a chunk at a time; the shards must be
+    byte for byte those of the same records held in a list, with one process or two."""
+    monkeypatch.setattr("data.shards.CHUNK_RECORDS", 16)
+    path = write_stories(tmp_path / f"stories{layout}", 300)
+    in_memory = encode_dataset(read_records(path), fox_vocab, tmp_path / "memory", instruct=True, workers=1,
+                               shard_tokens=20_000)
+    assert len(in_memory["train_shards"]) > 1 and in_memory["n_val_examples"] == 15
+    for workers in (1, 2):
+        records = open_records(path)
+        assert isinstance(records, RecordFile)
+        meta = encode_dataset(records, fox_vocab, tmp_path / f"file{workers}", instruct=True, workers=workers,
+                              shard_tokens=20_000)
+        assert meta == in_memory
+        assert shard_files(tmp_path / f"file{workers}") == shard_files(tmp_path / "memory")
+
+
+def test_a_bad_record_found_by_an_encoding_process_is_one_line(tmp_path, fox_vocab):
+    path = write_stories(tmp_path / "stories.jsonl", 100)
+    with open(path, "a") as f:
+        f.write('{"story": "The end."}\n{"story": "cut off\n')
+    for workers in (1, 2):
+        with pytest.raises(DataError, match=r"stories\.jsonl:102: invalid JSON \(Unterminated string"):
+            encode_dataset(open_records(path), fox_vocab, tmp_path / "out", instruct=True, workers=workers)
+        assert not (tmp_path / "out" / "meta.json").exists()
+
+
+def test_encoding_a_file_takes_memory_that_does_not_grow_with_it(tmp_path, fox_vocab, monkeypatch):
+    """Python's peak allocation (tracemalloc: numpy's arrays included) while encoding a file of 200 stories
+    and one of 1,400 (0.36 MB more): a RecordFile adds 24 bytes a record (its offsets, the shuffle), while
+    the same records read into a list add more than the text itself. Chunks of 16 records, so that both
+    files fill many of them and the largest chunk is the same."""
+    import tracemalloc
+    monkeypatch.setattr("data.shards.CHUNK_RECORDS", 16)
+
+    def peak(records_of, path) -> int:
+        tracemalloc.start()
+        try:
+            encode_dataset(records_of(path), fox_vocab, tmp_path / f"out-{path.stem}", instruct=True, workers=1,
+                           shard_tokens=20_000)
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    small, big = write_stories(tmp_path / "small.jsonl", 200), write_stories(tmp_path / "big.jsonl", 1400)
+    added = big.stat().st_size - small.stat().st_size
+    streamed = peak(open_records, big) - peak(open_records, small)
+    in_memory = peak(read_records, big) - peak(read_records, small)
+    assert streamed < 1200 * 24 + 32 * 1024 < added < in_memory, (streamed, added, in_memory)
+
+
+def test_results_are_taken_in_order_with_a_bounded_number_in_flight():
+    submitted = []
+
+    class Pool:  # apply_async that finishes at once; what matters is how far ahead work is handed out
+        def apply_async(self, fn, args):
+            submitted.append(args[0])
+            return SimpleNamespace(get=lambda: args[0])
+
+    results = _in_order(Pool(), iter(range(100)), workers=3)
+    assert next(results) == 0 and len(submitted) == CHUNKS_IN_FLIGHT * 3
+    assert list(results) == list(range(1, 100)) and submitted == list(range(100))
 
 
 # ----------------------------------------------------------------------------------------------
