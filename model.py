@@ -118,6 +118,7 @@ class Attention(nn.Module):
         self.resid_dropout = nn.Dropout(args.dropout)
         self.cache_k: Optional[Tensor] = None  # (B, n_kv_heads, max_seq_len, head_dim) while decoding
         self.cache_v: Optional[Tensor] = None
+        self.static_cache = False  # attend over the whole cache, masked, so that every step has one shape
 
     def forward(self, x: Tensor, cos: Tensor, sin: Tensor, positions: Optional[Tensor] = None) -> Tensor:
         """x: (B, T, dim); cos, sin: the rotary tables at the positions of x, (T, head_dim/2), or
@@ -139,7 +140,9 @@ class Attention(nn.Module):
             # advanced indices around a slice put their dims first: cache[rows, :, positions] is (B, T, n_kv_heads, head_dim)
             self.cache_k[rows, :, positions] = k.transpose(1, 2).to(self.cache_k.dtype)
             self.cache_v[rows, :, positions] = v.transpose(1, 2).to(self.cache_v.dtype)
-            S = int(positions.max()) + 1  # keys: up to the furthest row's last position
+            # keys: the whole cache when its shapes must stay fixed (a compiled decode step), else up to the
+            # furthest row's last position
+            S = self.cache_k.shape[2] if self.static_cache else int(positions.max()) + 1
             # .to: under autocast q is bf16 while the cache may be float32, and SDPA wants one dtype.
             k = self.cache_k[:B, :, :S].to(q.dtype)  # (B, n_kv_heads, S, head_dim)
             v = self.cache_v[:B, :, :S].to(q.dtype)
@@ -293,12 +296,10 @@ class Transformer(nn.Module):
         prompt or a single token: an int puts every row at positions start_pos..start_pos+T-1, a (B,) long
         tensor puts row b at start_pos[b]..start_pos[b]+T-1 (rows of a batch advance independently)."""
         B, T = tokens.shape
-        h = self.dropout(self.tok_embeddings(tokens))  # (B, T, dim)
         if start_pos is None:
             if T > self.args.max_seq_len:
                 raise ValueError(f"{T} positions do not fit max_seq_len={self.args.max_seq_len}")
-            positions = None
-            cos, sin = self.freqs_cos[:T], self.freqs_sin[:T]  # (T, head_dim/2)
+            logits = self._forward(tokens, None)
         else:
             cache = self.layers[0].attention.cache_k
             if cache is None or cache.shape[0] < B:
@@ -308,44 +309,63 @@ class Transformer(nn.Module):
             if int(start.min()) < 0 or int(positions.max()) >= self.args.max_seq_len:
                 raise ValueError(f"positions {int(start.min())}..{int(positions.max())} do not fit "
                                  f"max_seq_len={self.args.max_seq_len}")
-            cos, sin = self.freqs_cos[positions].unsqueeze(1), self.freqs_sin[positions].unsqueeze(1)  # (B, 1, T, head_dim/2)
-        for layer in self.layers:
-            h = layer(h, cos, sin, positions)
-        h = self.norm(h)
-        logits = self.output(h).float()  # (B, T, vocab_size); float32 for the loss and sampling even under autocast
+            logits = self._forward(tokens, positions)
         loss = None
         if targets is not None:
             loss = F.cross_entropy(logits.view(B * T, -1), targets.reshape(B * T), ignore_index=-1)
         return logits, loss
 
-    def setup_cache(self, batch_size: int, device=None, dtype=None):
-        """Allocate each layer's K/V cache, (batch_size, n_kv_heads, max_seq_len, head_dim), zero-filled."""
+    def decode_step(self, tokens: Tensor, positions: Tensor) -> Tensor:
+        """One token per row against the KV cache, unchecked: tokens (B, 1) at positions (B,) -> logits
+        (B, vocab_size). With setup_cache(static=True) nothing in it depends on the values of its inputs,
+        so torch.compile makes one graph of it (the decode loop of gpt-fast)."""
+        return self._forward(tokens, positions[:, None])[:, 0]
+
+    def _forward(self, tokens: Tensor, positions: Optional[Tensor]) -> Tensor:
+        h = self.dropout(self.tok_embeddings(tokens))  # (B, T, dim)
+        if positions is None:
+            T = tokens.shape[1]
+            cos, sin = self.freqs_cos[:T], self.freqs_sin[:T]  # (T, head_dim/2)
+        else:
+            cos, sin = self.freqs_cos[positions].unsqueeze(1), self.freqs_sin[positions].unsqueeze(1)  # (B, 1, T, head_dim/2)
+        for layer in self.layers:
+            h = layer(h, cos, sin, positions)
+        h = self.norm(h)
+        return self.output(h).float()  # (B, T, vocab_size); float32 for the loss and sampling even under autocast
+
+    def setup_cache(self, batch_size: int, device=None, dtype=None, static: bool = False):
+        """Allocate each layer's K/V cache, (batch_size, n_kv_heads, max_seq_len, head_dim), zero-filled.
+        static: every decoding step attends over the whole cache (masked), for a compiled decode_step."""
         weight = self.norm.weight  # device and dtype of the model (the embedding may be wrapped by an adapter)
         shape = (batch_size, self.args.n_kv_heads, self.args.max_seq_len, self.args.head_dim)
         for layer in self.layers:
             layer.attention.cache_k = torch.zeros(shape, device=device or weight.device, dtype=dtype or weight.dtype)
             layer.attention.cache_v = torch.zeros_like(layer.attention.cache_k)
+            layer.attention.static_cache = static
 
     def clear_cache(self):
         for layer in self.layers:
             layer.attention.cache_k = layer.attention.cache_v = None
+            layer.attention.static_cache = False
 
     def generate(self, prompt: list[int], max_new_tokens: int, temperature: float = 1.0, top_k: Optional[int] = None,
-                 top_p: Optional[float] = None, stop_tokens: Sequence[int] = (),
-                 seed: int = 1) -> Iterator[int]:
+                 top_p: Optional[float] = None, stop_tokens: Sequence[int] = (), seed: int = 1,
+                 compile: bool = False) -> Iterator[int]:
         """Yield new token ids one at a time: prefill the prompt into the KV cache, then one token per step.
 
         Stops after max_new_tokens, when prompt plus output fill max_seq_len, or when it samples one of
         stop_tokens (which is not yielded). The model is in eval mode with a batch-1 cache until the
-        iterator finishes or is closed; then its training mode comes back and the cache is freed."""
+        iterator finishes or is closed; then its training mode comes back and the cache is freed.
+        compile: run each step through torch.compile (a static cache; the first call compiles, which pays
+        off over hundreds of tokens, not over one short story)."""
         self._check_prompts([prompt])  # here rather than in the generator, so a bad call fails at once
         steps = self._decode([list(prompt)], max_new_tokens, [Sampler(temperature, top_k, top_p, seed)],
-                             set(stop_tokens))
+                             set(stop_tokens), compile)
         return (row[0] for row in steps)
 
     def generate_batch(self, prompts: Sequence[Sequence[int]], max_new_tokens: int, temperature: float = 1.0,
                        top_k: Optional[int] = None, top_p: Optional[float] = None, stop_tokens: Sequence[int] = (),
-                       seeds: Optional[Sequence[int]] = None) -> list[list[int]]:
+                       seeds: Optional[Sequence[int]] = None, compile: bool = False) -> list[list[int]]:
         """generate() for many prompts at once: one forward per step for the whole batch, each row with its
         own positions, stop and sampler (seeds[i], default 1). Returns each prompt's new tokens, the same
         ones generate() gives that prompt alone (up to float rounding of batched matmuls, which can only
@@ -355,7 +375,7 @@ class Transformer(nn.Module):
         if len(samplers) != len(prompts):
             raise ValueError(f"{len(prompts)} prompts but {len(samplers)} seeds")
         out = [[] for _ in prompts]
-        for row_tokens in self._decode([list(p) for p in prompts], max_new_tokens, samplers, set(stop_tokens)):
+        for row_tokens in self._decode([list(p) for p in prompts], max_new_tokens, samplers, set(stop_tokens), compile):
             for row, token in enumerate(row_tokens):
                 if token is not None:
                     out[row].append(token)
@@ -369,13 +389,16 @@ class Transformer(nn.Module):
 
     @torch.no_grad()
     def _decode(self, prompts: list[list[int]], max_new_tokens: int, samplers: list[Sampler],
-                stop_tokens: set) -> Iterator[list[Optional[int]]]:
+                stop_tokens: set, compile: bool = False) -> Iterator[list[Optional[int]]]:
         """Yield, step by step, each row's new token (None for a row that has stopped) until every row has."""
         was_training = self.training
         device = self.norm.weight.device
         self.eval()
         B = len(prompts)
-        self.setup_cache(B, device=device)
+        self.setup_cache(B, device=device, static=compile)
+        if compile and getattr(self, "_compiled_step", None) is None:
+            self._compiled_step = torch.compile(self.decode_step, dynamic=False)
+        step_fn = self._compiled_step if compile else self.decode_step
         try:
             lengths = [len(p) for p in prompts]
             # right-pad to one block: row b's prompt sits at positions 0..len-1 as it would alone; what the
@@ -407,7 +430,7 @@ class Transformer(nn.Module):
                 # token at position 0 of its own, finished, cache row, so the batch keeps its shape
                 nxt = torch.tensor([[t if going else 0] for t, going in zip(step, live)], device=device)  # (B, 1)
                 at = torch.tensor([p if going else 0 for p, going in zip(pos, live)], device=device)  # (B,)
-                logits = self(nxt, start_pos=at)[0][:, 0]  # (B, vocab_size)
+                logits = step_fn(nxt, at)  # (B, vocab_size)
                 pos = [p + going for p, going in zip(pos, live)]
         finally:
             self.clear_cache()

@@ -5,7 +5,8 @@
 train.py calls prepare(), which builds whatever is missing; eval.py calls validation_shards(), which never
 writes into the cache. Layout of the cache (data_dir):
 
-    builtin/stories-v2-30000.jsonl         the built-in storyteller's records (data/storyteller.py, version 2)
+    builtin/stories-v3-<code>-30000.jsonl  the built-in storyteller's records (data/storyteller.py, version 3;
+                                           <code>: a digest of the generator's code and word lists)
     tinystories/...                        the download, and its instruction records (data/tinystories.py)
     <name>/                                a user's records file <name>.jsonl/.csv/.txt stays where it is
     <root>/tokenizer-1024-<records>.model  a vocabulary trained on those records
@@ -65,7 +66,7 @@ def records_file(dataset: str, root: Path, instruct: bool, builtin_stories: int,
     """The records file of a dataset, made first when create is set (generated, or downloaded and
     converted). Without create: None for built-in stories not yet written; DataError for TinyStories."""
     if dataset == "builtin":
-        path = root / f"stories-v{storyteller.VERSION}-{builtin_stories}.jsonl"
+        path = root / f"stories-v{storyteller.VERSION}-{storyteller.code_digest()}-{builtin_stories}.jsonl"
         if create and not path.exists():
             log(f"writing {builtin_stories:,} built-in stories to {path}")
             write_jsonl(storyteller.make_records(builtin_stories, seed=0, split="train"), path)

@@ -298,9 +298,13 @@ class Batches:
     """Random training windows from memory-mapped shards, reproducible from (seed, step, micro).
 
     get(step, micro) -> x, y of shape (batch_size, seq_len), int64; y is x shifted by one token. Each
-    window starts at a uniformly random position over all shards (a shard is picked with probability
+    window starts at a uniformly random start over all shards (a shard is picked with probability
     proportional to its number of window starts). With mask_prompt, targets that are prompt tokens are
-    -1 (cross_entropy's ignore_index), so an instruction-tuned model learns to write stories, not prompts.
+    -1 (cross_entropy's ignore_index), so an instruction-tuned model learns to write stories, not prompts,
+    and windows start only at the EOS that ends an example: each window then begins EOS prompt BOS, as
+    generation does, and no story in it is cut from its prompt. (Windows at any token put about a third
+    of the story tokens after a cut, where the words the prompt asked for are not in sight: there a model
+    can only learn to guess a word, the opposite of copying it.)
     Shards shorter than seq_len + 1 tokens are skipped (with a note on stderr) if any other is long enough.
     tokenizer: when given, every shard must have been encoded with it.
     """
@@ -333,7 +337,15 @@ class Batches:
             if header.n_tokens < seq_len + 1:
                 print(f"note: skipping shard {path}: {header.n_tokens:,} tokens is less than seq_len + 1",
                       file=sys.stderr)
-        self.n_starts = np.array([len(s) - seq_len for s in self.shards], dtype=np.int64)  # window starts per shard
+        if mask_prompt:  # the EOS before each example, where its window can start whole
+            self.starts = [np.flatnonzero(np.asarray(s[:len(s) - seq_len]) == self.eos_id) for s in self.shards]
+        else:  # any token
+            self.starts = [None] * len(self.shards)
+        self.n_starts = np.array([len(s) - seq_len if st is None else len(st) for s, st in zip(self.shards, self.starts)],
+                                 dtype=np.int64)  # window starts per shard
+        if not self.n_starts.sum():
+            raise DataError(f"no example starts a window of {seq_len + 1} tokens: the shards hold no EOS far enough "
+                            f"from their end; use a shorter sequence length or more data")
         self.n_tokens = sum(len(s) for s in self.shards)
 
     def get(self, step: int, micro: int = 0) -> "tuple[torch.Tensor, torch.Tensor]":
@@ -344,6 +356,7 @@ class Batches:
         rng = np.random.default_rng([self.seed, step, micro])
         which = rng.choice(len(self.shards), size=self.batch_size, p=self.n_starts / self.n_starts.sum())
         starts = rng.integers(0, self.n_starts[which])
+        starts = np.array([o if self.starts[s] is None else self.starts[s][o] for s, o in zip(which, starts)])
         T = self.seq_len
         windows = np.stack([self.shards[s][o:o + T + 1] for s, o in zip(which, starts)]).astype(np.int64)
         x, y = windows[:, :-1], windows[:, 1:].copy()

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import hashlib
 import json
 import random
 import re
@@ -716,6 +717,16 @@ def make_record(rng: random.Random, split: str = "train") -> dict:
         if fields[slot] not in asked and re.search(rf"\b{re.escape(fields[slot])}\b", prompt):
             asked.append(fields[slot])
     return {"prompt": prompt, "story": story, "words": asked, "plot": plot, "split": split}
+
+
+@functools.lru_cache(maxsize=1)
+def code_digest() -> str:
+    """12 hex digits of the sha256 of this module's and data/words.py's source: part of the cached records'
+    file name, so that an edited template or word list gets records of its own instead of stale ones."""
+    digest = hashlib.sha256()
+    for module in (sys.modules[__name__], W):
+        digest.update(open(module.__file__, "rb").read())
+    return digest.hexdigest()[:12]
 
 
 def make_records(n: int, seed: int = 0, split: str = "train") -> list[dict]:

@@ -324,10 +324,19 @@ def windows_by_start(x: torch.Tensor, y: torch.Tensor) -> dict[int, tuple[list, 
 
 def test_prompt_targets_are_masked_at_every_window_start(hand_shard):
     batches = Batches([hand_shard], seq_len=3, batch_size=256, mask_prompt=True, seed=0)
-    x, y = batches.get(0, 0)
+    shard = np.array(HAND, np.int64)
+    for start, (x, y) in HAND_WINDOWS.items():
+        window = shard[start:start + 4]
+        masked = batches.prompt_mask(shard, start, window)[1:]
+        assert list(np.where(masked, -1, window[1:])) == y and list(window[:-1]) == x, start
+
+
+def test_instruction_windows_start_at_an_example(hand_shard):
+    """With prompts masked, a window starts only at the EOS before an example (here at 5, the one EOS
+    with room after it), so every story in it has its prompt in sight."""
+    x, y = Batches([hand_shard], seq_len=3, batch_size=256, mask_prompt=True, seed=0).get(0, 0)
     assert x.shape == y.shape == (256, 3) and x.dtype == y.dtype == torch.int64
-    seen = windows_by_start(x, y)
-    assert seen == HAND_WINDOWS  # all 8 starts drawn, each with exactly the expected targets
+    assert windows_by_start(x, y) == {5: HAND_WINDOWS[5]}
 
 
 def test_mask_prompt_false_leaves_targets_alone(hand_shard):
