@@ -33,7 +33,7 @@ import numpy as np
 
 from data import storyteller
 from data.records import DataError, RecordFile, open_records, write_jsonl
-from data.shards import encode_dataset
+from data.shards import encode_dataset, split_order
 from tokenizer import MAX_TEXT_BYTES, Tokenizer, sample_texts, train_tokenizer
 
 VAL_FRACTION = 0.05  # share of the records held out for validation
@@ -149,6 +149,19 @@ def prepare(dataset: str, data_dir, *, instruct: bool, seed: int, val_fraction: 
         log(f"encoding {len(records):,} records into {shard_dir}")
         encode_dataset(records, tokenizer, shard_dir, instruct=instruct, seed=seed, val_fraction=val_fraction)
     return shard_dir, Path(tokenizer_model)
+
+
+def validation_records(dataset: str, data_dir, *, seed: int, val_fraction: float = VAL_FRACTION,
+                       builtin_stories: int = 30000, instruct: bool = True) -> list[dict]:
+    """The records of a dataset's validation split, as train.py split them (never seen in training); an empty
+    list for a directory of shards, whose records are not kept. Reads only those records."""
+    if Path(dataset).is_dir():
+        return []
+    root = cache_root(dataset, data_dir)
+    path = records_file(dataset, root, instruct, builtin_stories, log=print, create=False)
+    records = open_records(path) if path is not None else storyteller.make_records(builtin_stories, seed=0, split="train")
+    val = split_order(len(records), seed, val_fraction)["val"]
+    return list(records.subset(val)) if isinstance(records, RecordFile) else [records[i] for i in val]
 
 
 @contextmanager

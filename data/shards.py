@@ -217,6 +217,13 @@ def _write_split(encoded, split, tokenizer, out_dir, shard_tokens, progress) -> 
             f"n_{split}_prompted": totals["prompted"], f"{split}_shards": names}
 
 
+def split_order(n: int, seed: int, val_fraction: float) -> dict[str, np.ndarray]:
+    """{"train": record numbers, "val": record numbers} in the order they are encoded (see encode_dataset)."""
+    order = np.random.default_rng(seed).permutation(n)  # (n,) record numbers, 8 bytes each
+    n_val = 0 if val_fraction <= 0 or n < 2 else min(max(round(val_fraction * n), 1), n - 1)
+    return {"train": order[n_val:], "val": order[:n_val]}
+
+
 def encode_dataset(records, tokenizer, out_dir, instruct: bool, val_fraction: float = 0.05, seed: int = 0,
                    workers: int | None = None, shard_tokens: int = SHARD_TOKENS,
                    splits: tuple[str, ...] = ("train", "val")) -> dict:
@@ -246,9 +253,7 @@ def encode_dataset(records, tokenizer, out_dir, instruct: bool, val_fraction: fl
         stale.unlink(missing_ok=True)
 
     n = len(records)
-    order = np.random.default_rng(seed).permutation(n)  # (n,) record numbers, 8 bytes each
-    n_val = 0 if val_fraction <= 0 or n < 2 else min(max(round(val_fraction * n), 1), n - 1)
-    parts = {"train": order[n_val:], "val": order[:n_val]}
+    parts = split_order(n, seed, val_fraction)
 
     def chunks(numbers):
         for i in range(0, len(numbers), CHUNK_RECORDS):

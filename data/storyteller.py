@@ -413,6 +413,14 @@ PLOTS = {
     },
 }
 
+# What may follow a premise, retold with it: a thing with a preposition ("jumps over the moon", "sings
+# for the birds": the thing is then asked for too), or words that ask for nothing ("every morning"). So a
+# model learns to carry the whole clause of a prompt into its story, not the plot's own words only.
+TAIL_PREPOSITIONS = ("over", "under", "near", "behind", "through", "across", "around", "with", "for", "from",
+                     "beside", "inside")
+ADVERBIALS = ("every morning", "for the first time", "at night", "again and again", "one more time",
+              "all day long", "very fast", "in secret")
+
 # How a prompt wraps its premise. {P}: the character and the premise ("a robot who wants to learn to
 # dance"); {Sp}/{Sd}: the same as a sentence in the present or the past ("a fox finds a key", "a fox found
 # a key"); {was}: "was" or "were".
@@ -473,7 +481,8 @@ def _texts(group) -> tuple[str, ...]:
 def template_words() -> frozenset[str]:
     """Every word the templates write around the slots. None of them may be held out: every story
     would show it."""
-    parts = [*WRAPPERS, *OPENERS, *OPENERS_BARE, *FRIENDS, *W.THING_ADJECTIVES, "who that named called the two and"]
+    parts = [*WRAPPERS, *OPENERS, *OPENERS_BARE, *FRIENDS, *W.THING_ADJECTIVES, *TAIL_PREPOSITIONS, *ADVERBIALS,
+             "who that named called the two and"]
     for plot in PLOTS.values():
         parts += [c for pair in plot["clauses"] for c in pair]
         parts += [s for group in plot["story"] for s in _texts(group)]
@@ -593,6 +602,10 @@ def _sample_words(rng: random.Random, plot: str, split: str) -> dict[str, str]:
                     chosen[slot] = invent_word(rng)
         if split == "heldout-words" or is_heldout_pair(chosen["char"], chosen[asked[1]]) == (split == "heldout"):
             break
+    if plot != "trait" and "place" not in asked and rng.random() < 0.3:  # a thing after the premise
+        chosen["tail"] = _pick(rng, "obj", split, avoid=tuple(chosen.values()))
+        if split == "train" and rng.random() < INVENTED_SHARE:
+            chosen["tail"] = invent_word(rng)
     chosen["name"] = _pick(rng, "name", split, within=_names_for(chosen["char"]))
     chosen["name2"] = _pick(rng, "name2", split, avoid=(chosen["name"],), within=_names_for(chosen.get("char2", "")))
     if split == "train" and rng.random() < INVENTED_SHARE * 0.5 and not _names_for(chosen["char"]):
@@ -613,6 +626,8 @@ def _fields(rng: random.Random, plot: str, chosen: dict[str, str]) -> dict[str, 
         adjective = chosen["trait"]
     else:  # variety only, so never a word held out of training
         adjective = rng.choice(slot_values("trait", False)) if rng.random() < 0.5 else ""
+        if rng.random() < 0.12:  # a noun before the noun: "a garden snail", "a bakery cat"
+            adjective = f"{adjective} {rng.choice(slot_values(rng.choice(('place', 'obj')), False))}".strip()
     fields = {"name": name, "char": char, "chars": W.plural(char),
               "a_char": W.with_article(f"{adjective} {char}".strip()),
               "a_char_bare": W.with_article(char), "A_char_bare": _capitalize(W.with_article(char)),
@@ -640,6 +655,12 @@ def _fields(rng: random.Random, plot: str, chosen: dict[str, str]) -> dict[str, 
         adjective = rng.choice(W.THING_ADJECTIVES)
         fields.update(obj=obj, objs=W.plural(obj), a_obj_bare=W.with_article(obj),
                       a_obj=W.with_article(f"{adjective} {obj}" if rng.random() < 0.6 else obj))
+    if "tail" in chosen:
+        preposition = rng.choice(TAIL_PREPOSITIONS)
+        thing = rng.choice((f"the {chosen['tail']}", W.with_article(chosen["tail"]), f"the {W.plural(chosen['tail'])}"))
+        fields["tail"] = f"{preposition} {thing}"
+    elif plot != "trait" and rng.random() < 0.15:
+        fields["tail"] = rng.choice(ADVERBIALS)
     return fields
 
 
@@ -669,6 +690,8 @@ def _write(rng: random.Random, plot: str, fields: dict[str, str], named: bool, w
     present, past = present.format_map(fields), past.format_map(fields)
     if with_place and "place" not in spec["words"] and present:
         present, past = f"{present} {fields['at_place']}", f"{past} {fields['at_place']}"
+    elif fields.get("tail") and present:
+        present, past = f"{present} {fields['tail']}", f"{past} {fields['tail']}"
     np_prompt, np_story = _subjects(rng, plot, fields, named)
     was = "was" if spec["subject"] == "one" else "were"
     if not present:  # a bare trait: "a sleepy whale"
@@ -713,6 +736,8 @@ def make_record(rng: random.Random, split: str = "train") -> dict:
         if MIN_WORDS <= len(story.split()) <= MAX_WORDS and len(prompt) + len(story) <= MAX_CHARS:
             break
     asked = [fields[s] for s in PLOTS[plot]["words"]]
+    if "tail" in chosen and fields["tail"] in prompt:  # the premise took its thing (not a place instead)
+        asked.append(chosen["tail"])
     for slot in ("name", "name2", "place"):  # optional words count as asked for when the prompt shows them
         if fields[slot] not in asked and re.search(rf"\b{re.escape(fields[slot])}\b", prompt):
             asked.append(fields[slot])

@@ -161,13 +161,20 @@ def instruction_prompt(record: dict) -> str | None:
 
 
 def instruction_record(obj) -> dict | None:
-    """One all_data record as an instruction record {"prompt", "story", "source"}; None without a story or
+    """One all_data record as an instruction record {"prompt", "story", "source"}, plus "words" when the
+    prompt asks for words (so eval.py can score whether a story uses them); None without a story or
     anything to build a prompt from."""
     story = (obj.get("story") or "").strip() if isinstance(obj, dict) else ""
     if not story:
         return None
     prompt = instruction_prompt(dict(obj, story=story))
-    return {"prompt": prompt, "story": story, "source": obj.get("source", "")} if prompt else None
+    if not prompt:
+        return None
+    record = {"prompt": prompt, "story": story, "source": obj.get("source", "")}
+    words = [w.strip() for w in (obj.get("instruction") or {}).get("words") or [] if isinstance(w, str) and w.strip()]
+    if prompt.startswith("Write a story that uses the word") and words:
+        record["words"] = list(dict.fromkeys(words))
+    return record
 
 
 _JSON_SPACE = re.compile(r"[ \t\n\r]*")  # the whitespace JSON allows between values
