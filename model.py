@@ -312,7 +312,10 @@ class Transformer(nn.Module):
             logits = self._forward(tokens, positions)
         loss = None
         if targets is not None:
-            loss = F.cross_entropy(logits.view(B * T, -1), targets.reshape(B * T), ignore_index=-1)
+            # the mean over targets that are not -1; a batch with none of them has loss 0, not 0 / 0
+            flat = targets.reshape(B * T)
+            loss = F.cross_entropy(logits.view(B * T, -1), flat, ignore_index=-1, reduction="sum") \
+                / (flat != -1).sum().clamp(min=1)
         return logits, loss
 
     def decode_step(self, tokens: Tensor, positions: Tensor) -> Tensor:

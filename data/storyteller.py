@@ -194,7 +194,11 @@ PLOTS = {
                     ("{actions} {a_obj}", "{actioned} {a_obj}"),
                     ("loves to {action} {objs}", "loved to {action} {objs}"),
                     ("likes {actioning} {objs}", "liked {actioning} {objs}"),
-                    ("wants to {action} {a_obj}", "wanted to {action} {a_obj}")),
+                    ("wants to {action} {a_obj}", "wanted to {action} {a_obj}"),
+                    ("tries to {action} {a_obj}", "tried to {action} {a_obj}"),
+                    ("learns to {action} {objs}", "learned to {action} {objs}"),
+                    ("can't stop {actioning} {objs}", "couldn't stop {actioning} {objs}"),
+                    ("dreams of {actioning} {a_obj}", "dreamed of {actioning} {a_obj}")),
         "story": (
             HOME,
             ("Nobody had ever seen {a_char_bare} {action} {a_obj_bare} before.",
@@ -442,6 +446,7 @@ OPENERS = (
     "Once upon a time, there {was} {NP} {Vd}.", "There once {was} {NP} {Vd}.",
     "Long ago, there {was} {NP} {Vd}.", "This is the story of {NP} {Vp}.",
 )
+OPENER_WEIGHTS = (2, 1, 1, 3)
 # the same when the premise is a bare trait ("a sleepy whale"): no clause to retell
 OPENERS_BARE = ("Once upon a time, there {was} {NP}.", "There once {was} {NP}.", "Long ago, there {was} {NP}.")
 
@@ -705,7 +710,9 @@ def _write(rng: random.Random, plot: str, fields: dict[str, str], named: bool, w
         p = f"{np_prompt} {rel}{present}"
         prompt = rng.choice(shapes).format(P=p, P_cap=_capitalize(p), was=was, Sp=f"{np_prompt} {_agree(present, spec)}",
                                            Sd=f"{np_prompt} {past}")
-        opener = rng.choice(OPENERS).format(NP=np_story, was=was, Vd=f"{rel}{past}", Vp=f"{rel}{present}")
+        # the present-tense retelling is the prompt's clause word for word, the easiest thing to copy
+        opener = rng.choices(OPENERS, weights=OPENER_WEIGHTS)[0].format(NP=np_story, was=was, Vd=f"{rel}{past}",
+                                                                       Vp=f"{rel}{present}")
     sentences = [_capitalize(opener)]
     for group in spec["story"]:
         choice = group if isinstance(group, str) else rng.choice(group)
@@ -726,15 +733,18 @@ THINGS = frozenset(getattr(W, "THINGS", ()))  # characters that are objects: "a 
 
 def make_record(rng: random.Random, split: str = "train") -> dict:
     """One record: {"prompt", "story", "words" (what the prompt asks for), "plot", "split"}."""
-    plot = rng.choice(tuple(PLOTS))
-    chosen = _sample_words(rng, plot, split)
-    fields = _fields(rng, plot, chosen)
-    while True:
-        named = rng.random() < 0.4
-        with_place = "place" in PLOTS[plot]["words"] or rng.random() < 0.3
-        prompt, story = _write(rng, plot, fields, named, with_place)
-        if MIN_WORDS <= len(story.split()) <= MAX_WORDS and len(prompt) + len(story) <= MAX_CHARS:
-            break
+    fits = False
+    while not fits:  # a few shapes for these words; if none fits (long words, a long plot), other words
+        plot = rng.choice(tuple(PLOTS))
+        chosen = _sample_words(rng, plot, split)
+        fields = _fields(rng, plot, chosen)
+        for _ in range(20):
+            named = rng.random() < 0.4
+            with_place = "place" in PLOTS[plot]["words"] or rng.random() < 0.3
+            prompt, story = _write(rng, plot, fields, named, with_place)
+            fits = MIN_WORDS <= len(story.split()) <= MAX_WORDS and len(prompt) + len(story) <= MAX_CHARS
+            if fits:
+                break
     asked = [fields[s] for s in PLOTS[plot]["words"]]
     if "tail" in chosen and fields["tail"] in prompt:  # the premise took its thing (not a place instead)
         asked.append(chosen["tail"])

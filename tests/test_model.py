@@ -407,3 +407,13 @@ def test_loss_ignores_targets_of_minus_one():
     manual = -log_probs.gather(1, targets[kept][:, None]).mean()
     torch.testing.assert_close(loss, manual)
     assert kept.sum() == 23
+
+
+def test_loss_with_every_target_ignored_is_zero_not_nan():
+    """An instruction window can hold only prompt tokens; its loss is 0 with zero gradients, not 0 / 0."""
+    model = small_model()
+    tokens = torch.randint(0, 64, (2, 10), generator=torch.Generator().manual_seed(4))
+    _, loss = model(tokens, torch.full((2, 10), -1))
+    loss.backward()
+    assert loss.item() == 0.0
+    assert all(torch.count_nonzero(p.grad) == 0 for p in model.parameters() if p.grad is not None)

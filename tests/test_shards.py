@@ -339,6 +339,19 @@ def test_instruction_windows_start_at_an_example(hand_shard):
     assert windows_by_start(x, y) == {5: HAND_WINDOWS[5]}
 
 
+def test_instruction_windows_skip_prompts_longer_than_the_window(tmp_path, capsys):
+    """An example whose prompt alone fills the window gives no window (it would have no target, and a loss
+    of 0 / 0); it is counted in a note, and the examples that fit are still used."""
+    path = tmp_path / "train_000.bin"
+    tokens = [1, 5, 2] + [9] * 6 + [1, 4, 2] + [9] + [1, 6, 6, 2] + [7, 7]  # EOS at 2 (prompt of 6), at 11 (prompt of 1)
+    write_shard(path, np.array(tokens, np.uint16), fake_tokenizer(), n_examples=3)
+    batches = Batches([path], seq_len=4, batch_size=64, mask_prompt=True, seed=0)
+    assert [list(st) for st in batches.starts] == [[11]]
+    assert "1 examples are not trained on" in capsys.readouterr().err
+    x, y = batches.get(0)
+    assert (x[:, 0] == 2).all() and ((y != -1).sum(1) > 0).all()
+
+
 def test_mask_prompt_false_leaves_targets_alone(hand_shard):
     x, y = Batches([hand_shard], seq_len=3, batch_size=256, mask_prompt=False, seed=0).get(0, 0)
     seen = windows_by_start(x, y)
@@ -352,9 +365,10 @@ def test_backward_scan_crosses_chunks(tmp_path):
     story_first = np.array([1] + [5] * 10_000 + [2, 9, 9], np.uint16)  # a long story from the shard start
     after_eos = np.array([1, 5, 2] + [9] * 10_000 + [1, 5, 2], np.uint16)  # a long prompt after an EOS
     paths = []
+    short = np.array([9, 1, 5, 2], np.uint16)  # and a short example each, which a window of 4 can start at
     for i, tokens in enumerate([prompt_first, story_first, after_eos]):
         paths.append(tmp_path / f"train_{i:03d}.bin")
-        write_shard(paths[-1], tokens, tok, n_examples=1)
+        write_shard(paths[-1], np.concatenate([tokens, short]), tok, n_examples=2)
     batches = Batches(paths, seq_len=4, batch_size=1, mask_prompt=True)
     for shard, expected in zip(batches.shards, [True, False, True]):
         for start in (5, 4095, 4096, 4097, 9000):
