@@ -6,6 +6,7 @@ built from these bytes, so a tensor quantized here is the same bits in every fil
     data = quantize(w, "q4_0")                 # w: float32 array, last dim a multiple of 32; row-major bytes
     w2 = dequantize(data, "q4_0", w.shape)     # float32, same shape
     QTYPES["q4_0"]                             # (weights per block, bytes per block) = (32, 18)
+    nbytes(w.shape, "q4_0"), scales(data, "q4_0", w.shape)   # a tensor's size; its blocks' scales
 
 Q8_0 (ggml's block_q8_0, ggml-common.h): 32 weights as one fp16 scale d = absmax / 127 followed by 32 int8
 q = round(w / d), rounding half away from zero; w = d * q. 34 bytes, 8.5 bits per weight.
@@ -48,6 +49,12 @@ QK = 32  # weights per Q8_0 / Q4_0 block (ggml's QK8_0 = QK4_0 = 32)
 NF4_BLOCKSIZE = 64  # lora.Linear4bit's default, and bitsandbytes'
 # name -> (weights per block, bytes per block). NF4's blocks are over the flattened tensor (see above).
 QTYPES = {"q8_0": (QK, 2 + QK), "q4_0": (QK, 2 + QK // 2), "nf4": (NF4_BLOCKSIZE, NF4_BLOCKSIZE // 2 + 4)}
+
+
+def check_nf4_blocksize(blocksize: int):
+    """ValueError unless blocksize is what lora.quantize_nf4 takes (a power of two >= 32) and at most 2^20."""
+    if not 32 <= blocksize <= 1 << 20 or blocksize & (blocksize - 1):
+        raise ValueError(f"an NF4 block size must be a power of two in 32..{1 << 20}, got {blocksize}")
 
 
 def _check(qtype: str, shape) -> int:
@@ -134,6 +141,16 @@ def quantize(array: np.ndarray, qtype: str, nf4_blocksize: int = NF4_BLOCKSIZE) 
     if qtype == "nf4":
         return _quantize_nf4(array, nf4_blocksize)
     return (_quantize_q8_0 if qtype == "q8_0" else _quantize_q4_0)(array).tobytes()
+
+
+def scales(data: bytes, qtype: str, shape: tuple[int, ...], nf4_blocksize: int = NF4_BLOCKSIZE) -> np.ndarray:
+    """The float32 scale of every block (Q8_0/Q4_0: d; NF4: absmax), in order: what a reader checks before
+    it trusts a file (finite; NF4's absmax also >= 0). Data must have the tensor's size (see dequantize)."""
+    n = _check(qtype, shape)
+    raw = np.frombuffer(data, dtype=np.uint8)
+    if qtype == "nf4":
+        return raw[(n + 1) // 2:].copy().view("<f4").astype(np.float32)
+    return raw.reshape(-1, QTYPES[qtype][1])[:, :2].copy().view("<f2").astype(np.float32).reshape(-1)
 
 
 def dequantize(data: bytes, qtype: str, shape: tuple[int, ...], nf4_blocksize: int = NF4_BLOCKSIZE) -> np.ndarray:
