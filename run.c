@@ -742,39 +742,30 @@ static void init_nf4_tables(void) {
     }
 }
 
-/* x (n,), n a multiple of 32 -> v: each block scaled so its largest magnitude is 127, rounded to nearest. A
- * block holding NaN or infinity gets a NaN scale and zero codes, so the NaN reaches the output as it would in
- * float32, without converting NaN to an integer. */
-SIMD_CLONES static void quantize_vector(QuantizedVector *v, const float *restrict x, int n) {
-    int nb = n / QK;
-    for (int b = 0; b < nb; b++) {
-        const float *xb = x + (size_t)b * QK;
-        float amax = 0.0f, probe = 0.0f;
-#pragma omp simd reduction(max:amax) reduction(+:probe)
-        for (int e = 0; e < QK; e++) {
-            amax = fmaxf(amax, fabsf(xb[e]));
-            probe += xb[e] * 0.0f;  /* NaN if any element is NaN or infinite */
-        }
-        float d = amax / 127.0f, inv = d > 0 ? 1.0f / d : 0.0f;
-        int8_t q[QK];
-        int sum = 0;
-        if (probe == 0.0f) {
-#pragma omp simd reduction(+:sum)
-            for (int e = 0; e < QK; e++) {
-                int code = (int)nearbyintf(xb[e] * inv);
-                code = code > 127 ? 127 : code < -127 ? -127 : code;
-                q[e] = (int8_t)code;
-                sum += code;
-            }
-        } else {
-            memset(q, 0, sizeof q);
-            d = NAN;
-        }
-        v->d[b] = d;
-        v->neg_sum[b] = -sum;
-        int first = b & ~7, m = nb - first < 8 ? nb - first : 8;
-        int8_t *group = v->q + (size_t)first * QK + 4 * (b - first);
-        for (int c = 0; c < 8; c++) memcpy(group + c * 4 * m, q + 4 * c, 4);  /* chunk c: elements 4c..4c+3 */
+/* One block of 32 inputs -> its int8 codes q, scale d and sum of codes: scaled so the largest magnitude is
+ * 127, rounded to nearest (even on ties). A block holding NaN or infinity gets a NaN scale and zero codes,
+ * so the NaN reaches the output as it would in float32, without converting NaN to an integer. Each kernel
+ * has its own version (below); all round the same numbers the same way. */
+static void quantize_block_plain(const float *x, int8_t *q, float *d, int *sum) {
+    float amax = 0.0f, probe = 0.0f;
+    for (int e = 0; e < QK; e++) {
+        float a = fabsf(x[e]);
+        amax = a > amax ? a : amax;
+        probe += x[e] * 0.0f;  /* NaN if any element is NaN or infinite */
+    }
+    *sum = 0;
+    if (probe != 0.0f) {
+        memset(q, 0, QK);
+        *d = NAN;
+        return;
+    }
+    *d = amax / 127.0f;
+    float inv = *d > 0 ? 1.0f / *d : 0.0f;
+    for (int e = 0; e < QK; e++) {
+        int code = (int)nearbyintf(x[e] * inv);
+        code = code > 127 ? 127 : code < -127 ? -127 : code;
+        q[e] = (int8_t)code;
+        *sum += code;
     }
 }
 
@@ -934,6 +925,62 @@ TARGET_AVX512 static void rows_avx512(const Matrix *w, const QuantizedVector *v,
     }
 }
 
+TARGET_AVX512 static void quantize_block_avx512(const float *x, int8_t *q, float *d, int *sum) {
+    const __m512 inf = _mm512_set1_ps(INFINITY);
+    __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+    __m512 a0 = _mm512_abs_ps(v0), a1 = _mm512_abs_ps(v1);
+    *sum = 0;
+    if (_mm512_cmp_ps_mask(a0, inf, _CMP_NLT_UQ) | _mm512_cmp_ps_mask(a1, inf, _CMP_NLT_UQ)) {  /* NaN or inf */
+        memset(q, 0, QK);
+        *d = NAN;
+        return;
+    }
+    *d = _mm512_reduce_max_ps(_mm512_max_ps(a0, a1)) / 127.0f;
+    __m512 inv = _mm512_set1_ps(*d > 0 ? 1.0f / *d : 0.0f);
+    const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127);
+    __m512i i0 = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(v0, inv)), lo), hi);
+    __m512i i1 = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(v1, inv)), lo), hi);
+    *sum = _mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1));
+    _mm_storeu_si128((__m128i *)q, _mm512_cvtsepi32_epi8(i0));
+    _mm_storeu_si128((__m128i *)(q + 16), _mm512_cvtsepi32_epi8(i1));
+}
+
+TARGET_AVX2 static void quantize_block_avx2(const float *x, int8_t *q, float *d, int *sum) {
+    const __m256 sign = _mm256_set1_ps(-0.0f), inf = _mm256_set1_ps(INFINITY);
+    __m256 v[4], amax = _mm256_setzero_ps();
+    int bad = 0;
+    for (int i = 0; i < 4; i++) {
+        v[i] = _mm256_loadu_ps(x + 8 * i);
+        __m256 a = _mm256_andnot_ps(sign, v[i]);
+        amax = _mm256_max_ps(amax, a);
+        bad |= _mm256_movemask_ps(_mm256_cmp_ps(a, inf, _CMP_NLT_UQ));  /* NaN or inf */
+    }
+    *sum = 0;
+    if (bad) {
+        memset(q, 0, QK);
+        *d = NAN;
+        return;
+    }
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    *d = _mm_cvtss_f32(m) / 127.0f;
+    __m256 inv = _mm256_set1_ps(*d > 0 ? 1.0f / *d : 0.0f);
+    const __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127);
+    __m256i i32[4], total = _mm256_setzero_si256();
+    for (int i = 0; i < 4; i++) {
+        i32[i] = _mm256_min_epi32(_mm256_max_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(v[i], inv)), lo), hi);
+        total = _mm256_add_epi32(total, i32[i]);
+    }
+    __m128i t = _mm_add_epi32(_mm256_castsi256_si128(total), _mm256_extracti128_si256(total, 1));
+    t = _mm_hadd_epi32(t, t);
+    *sum = _mm_cvtsi128_si32(_mm_hadd_epi32(t, t));
+    /* packs work within 128-bit lanes: the permute puts the four groups of 8 back in order */
+    __m256i packed = _mm256_packs_epi16(_mm256_packs_epi32(i32[0], i32[1]), _mm256_packs_epi32(i32[2], i32[3]));
+    packed = _mm256_permutevar8x32_epi32(packed, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256((__m256i *)q, packed);
+}
+
 /* 8-bit weights times activations, in int32 lanes of 4 products: vpmaddubsw needs an unsigned operand, so
  * (|w|, x with w's sign); pairs of products stay within int16 (2 * 127 * 127 < 32768). */
 TARGET_AVX2 INLINE __m256i dot_signed_avx2(__m256i w, __m256i x) {
@@ -1044,6 +1091,25 @@ static void choose_kernel(void) {
             return;
         }
     die("RUN_KERNEL=%s is not a kernel; one of plain, avx2, avx512", want);
+}
+
+/* x (n,), n a multiple of 32 -> v, block by block (quantize_block_*), the codes into the group layout. */
+static void quantize_vector(QuantizedVector *v, const float *restrict x, int n) {
+    void (*quantize_block)(const float *, int8_t *, float *, int *) = quantize_block_plain;
+#ifdef X86_KERNELS
+    if (kernel == KERNEL_AVX512) quantize_block = quantize_block_avx512;
+    if (kernel == KERNEL_AVX2) quantize_block = quantize_block_avx2;
+#endif
+    int nb = n / QK;
+    for (int b = 0; b < nb; b++) {
+        int8_t q[QK];
+        int sum;
+        quantize_block(x + (size_t)b * QK, q, &v->d[b], &sum);
+        v->neg_sum[b] = -sum;
+        int first = b & ~7, m = nb - first < 8 ? nb - first : 8;
+        int8_t *group = v->q + (size_t)first * QK + 4 * (b - first);
+        for (int c = 0; c < 8; c++) memcpy(group + c * 4 * m, q + 4 * c, 4);  /* chunk c: elements 4c..4c+3 */
+    }
 }
 
 /* out (w->rows,) = W @ x, x (w->cols,), in whatever form W is stored; qx is scratch for the quantized x.
