@@ -618,6 +618,10 @@ def test_quantized_writer_refuses_what_no_block_can_hold(trained, tmp_path):
     result = subprocess.run([sys.executable, "export.py", str(trained / "model.bin"), str(tmp_path / "x.bin"),
                              "--version", "0", "--quant", "q8_0"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 2 and "--quant are recorded only by our format" in result.stderr
+    result = subprocess.run([sys.executable, "export.py", str(trained / "model.bin"), str(tmp_path / "x.bin"),
+                             "--quant", "q4_0", "--quant-types", "wqkv=q8_0,w4=q4_0"], cwd=ROOT, capture_output=True,
+                            text=True)
+    assert result.returncode == 2 and "'w4=q4_0' is not KIND=TYPE" in result.stderr and not (tmp_path / "x.bin").exists()
 
 
 def first_tensor_offset(args: ModelArgs, types: dict, kind: str) -> tuple[int, int]:
