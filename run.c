@@ -145,16 +145,18 @@ typedef struct {
  * fp16 scale each (Q8_0/Q4_0: d; NF4: absmax, the code table being scaled to +-127), and their codes are
  * rearranged at load into the "group layout" that the integer dot products stream:
  *
- *   A row's blocks go in groups of 8 (the last group has m = nb mod 8 blocks, if any). Within a group of m
- *   blocks, "chunk" c (0..7) is 4m bytes: for each block b in order, its elements 4c..4c+3. So one 32-byte
- *   chunk of a full group holds 4 elements of each of its 8 blocks, and an int32 lane of a dot product
- *   over it accumulates one block: 8 chunks later, the 8 lanes hold the 8 blocks' sums, ready to be
- *   scaled without any horizontal additions.
- *   Q8_0 codes and the quantized activations are stored exactly so (8 bits per weight). 4-bit codes are
- *   stored two per byte: within a group, byte 8m k + 4m h + i (k, h in {0, 1}, i < 4m) holds element i of
- *   chunk 4k + h in its low nibble and element i of chunk 4k + 2 + h in its high nibble. A 64-byte load
- *   of a full group then splits (and, shift, and) into two 64-byte operands that line up with 128
- *   contiguous bytes of activations; a 32-byte load likewise with two 32-byte chunks. */
+ *   A row's blocks go in groups of 8. Within a group, "chunk" c (0..7) is 32 bytes: for each of the 8
+ *   blocks in order, its elements 4c..4c+3. So an int32 lane of a dot product over a chunk accumulates
+ *   one block: 8 chunks later, the 8 lanes hold the 8 blocks' sums, ready to be scaled without any
+ *   horizontal additions. Q8_0 codes and the quantized activations are stored exactly so (8 bits per
+ *   weight). 4-bit codes are stored two per byte: byte 64k + 32h + i (k, h in {0, 1}, i < 32) of a group
+ *   holds element i of chunk 4k + h in its low nibble and element i of chunk 4k + 2 + h in its high
+ *   nibble. A 64-byte load then splits (and, shift, and) into two 64-byte operands that line up with 128
+ *   contiguous bytes of activations; a 32-byte load likewise with two 32-byte chunks.
+ *   The blocks after the last whole group (nb mod 8 of them: dim 288 leaves 1) stay in their natural
+ *   order, one after another: a Q8_0 block's 32 codes, a 4-bit block's 16 bytes as ggml packs them (byte j:
+ *   element j low, element j + 16 high). Each is one 32-byte dot product whose 8 lanes are summed by the
+ *   row's final addition. */
 typedef struct {
     WeightType type;
     int rows, cols;            /* out, in */
@@ -376,15 +378,21 @@ static uint16_t float_to_half(float f) {
 
 /* The group layout (see Matrix): where element e (0..31) of block b of a row of nb blocks goes, in bytes
  * from the row's start, for 8-bit codes; and for 4-bit codes, with *high set for the high nibble. */
+static int in_whole_group(int nb, int b) { return b < (nb & ~7); }
+
 static size_t group_offset8(int nb, int b, int e) {
-    int first = b & ~7, m = nb - first < 8 ? nb - first : 8;
-    return (size_t)first * QK + (size_t)(e / 4) * 4 * m + 4 * (b - first) + e % 4;
+    if (!in_whole_group(nb, b)) return (size_t)b * QK + e;
+    return (size_t)(b & ~7) * QK + (size_t)(e / 4) * 32 + 4 * (b & 7) + e % 4;
 }
 
 static size_t group_offset4(int nb, int b, int e, int *high) {
-    int first = b & ~7, m = nb - first < 8 ? nb - first : 8, c = e / 4;
+    if (!in_whole_group(nb, b)) {
+        *high = e >= QK / 2;
+        return (size_t)b * (QK / 2) + e % (QK / 2);
+    }
+    int c = e / 4;
     *high = (c % 4) / 2;
-    return (size_t)first * (QK / 2) + (size_t)8 * m * (c / 4) + 4 * m * (c % 2) + 4 * (b - first) + e % 4;
+    return (size_t)(b & ~7) * (QK / 2) + (size_t)64 * (c / 4) + 32 * (c % 2) + 4 * (b & 7) + e % 4;
 }
 
 /* Stores code (a Q8_0 int8 as its byte, or a 4-bit code) of element e of block b of row r. */
@@ -774,32 +782,27 @@ static void quantize_block_plain(const float *x, int8_t *q, float *d, int *sum) 
 static float post_scale(WeightType type) { return type == WT_NF4 ? 1.0f / 127.0f : 1.0f; }
 static size_t row_bytes(const Matrix *w) { return w->type == WT_Q8_0 ? (size_t)w->cols : (size_t)w->cols / 2; }
 
-/* The plain C kernel, for any CPU. Its float arithmetic is the SIMD kernels' step for step (8 lanes, one
- * per block of a group, each a fused multiply-add; then the same pairwise sum), so every kernel gives the
- * same bits and a story does not depend on the CPU it was written on. */
+/* The weight value of element e of block b of row r, as the kernels see it: an int8 (NF4 through the table). */
+static int weight_value(const Matrix *w, int r, int b, int e) {
+    unsigned code = get_code(w, r, b, e);
+    return w->type == WT_Q8_0 ? (int8_t)code : w->type == WT_Q4_0 ? (int)code - 8 : NF4_INT8[code];
+}
+
+/* The plain C kernel, for any CPU. Its float arithmetic is the SIMD kernels' step for step (8 lanes: a block
+ * of a whole group per lane, or a tail block's 8 runs of 4 elements; one fused multiply-add each; the same
+ * pairwise sum at the end), so every kernel gives the same bits and a story does not depend on the CPU. */
 static void rows_plain(const Matrix *w, const QuantizedVector *v, int r0, int r1, float *out) {
     const int nb = w->cols / QK;
     for (int r = r0; r < r1; r++) {
-        const uint8_t *q = w->q + r * row_bytes(w);
         float lanes[8] = {0};
-        for (int first = 0; first < nb; first += 8) {
-            int m = nb - first < 8 ? nb - first : 8;
+        for (int b = 0; b < nb; b++) {
+            int whole = in_whole_group(nb, b);
             int32_t sums[8] = {0};
-            const int8_t *x = v->q + (size_t)first * QK;
-            for (int c = 0; c < 8; c++)
-                for (int i = 0; i < 4 * m; i++) {
-                    int code;
-                    if (w->type == WT_Q8_0) code = (int8_t)q[(size_t)first * QK + c * 4 * m + i];
-                    else {
-                        uint8_t byte = q[(size_t)first * QK / 2 + 8 * m * (c / 4) + 4 * m * (c % 2) + i];
-                        int nibble = (c % 4) / 2 ? byte >> 4 : byte & 15;
-                        code = w->type == WT_Q4_0 ? nibble - 8 : NF4_INT8[nibble];
-                    }
-                    sums[i / 4] += code * x[c * 4 * m + i];
-                }
-            for (int b = 0; b < m; b++)
-                lanes[b] = fmaf((float)sums[b], half_to_float(w->scales[(size_t)r * nb + first + b]) * v->d[first + b],
-                                lanes[b]);
+            for (int e = 0; e < QK; e++)
+                sums[whole ? 0 : e / 4] += weight_value(w, r, b, e) * v->q[group_offset8(nb, b, e)];
+            float scale = half_to_float(w->scales[(size_t)r * nb + b]) * v->d[b];
+            if (whole) lanes[b & 7] = fmaf((float)sums[0], scale, lanes[b & 7]);
+            else for (int j = 0; j < 8; j++) lanes[j] = fmaf((float)sums[j], scale, lanes[j]);
         }
         float s0 = lanes[0] + lanes[4], s1 = lanes[1] + lanes[5], s2 = lanes[2] + lanes[6], s3 = lanes[3] + lanes[7];
         out[r] = post_scale(w->type) * ((s0 + s2) + (s1 + s3));
@@ -828,10 +831,19 @@ TARGET_AVX2 INLINE float hsum8(__m256 v) {
     return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
 }
 
-/* AVX-512 VNNI, R rows from `row`: a full group of 8 blocks is 4 vpdpbusd of 64 bytes per row (two int32
+/* A block after the last whole group (natural order) as 32 signed int8 weights, element order: Q8_0 as it
+ * is, 4-bit codes unpacked (low nibbles are elements 0..15), then Q4_0's offset or NF4's table. */
+TARGET_AVX2 INLINE __m256i tail_block_avx2(const WeightType type, const uint8_t *g) {
+    if (type == WT_Q8_0) return _mm256_loadu_si256((const __m256i *)g);
+    const __m128i low = _mm_set1_epi8(0x0F), packed = _mm_loadu_si128((const __m128i *)g);
+    __m256i codes = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(packed, 4), low), _mm_and_si128(packed, low));
+    if (type == WT_Q4_0) return _mm256_sub_epi8(codes, _mm256_set1_epi8(8));
+    return _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)NF4_INT8)), codes);
+}
+
+/* AVX-512 VNNI, R rows from `row`: a whole group of 8 blocks is 4 vpdpbusd of 64 bytes per row (two int32
  * chains, which the CPU overlaps), whose 16 lanes are each block's sum twice over: folded to 8, converted,
- * scaled and added. The last group of m < 8 blocks runs the same in 256-bit registers with masked loads of
- * its 4m-byte chunks. */
+ * scaled and added. A tail block is one 32-byte vpdpbusd, signed x signed as |w| x (x with w's sign). */
 TARGET_AVX512 INLINE void block_avx512(const WeightType type, const int R, const Matrix *w, const QuantizedVector *v,
                                        int row, float *out) {
     const int nb = w->cols / QK, shift = type == WT_Q4_0 ? 3 : 7;  /* the offset to take out: 8 or 128 sum(q) */
@@ -877,33 +889,12 @@ TARGET_AVX512 INLINE void block_avx512(const WeightType type, const int R, const
             acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), scale, acc[r]);
         }
     }
-    if (b < nb) {
-        const int m = nb - b, chunk = 4 * m;
-        const __mmask32 bytes = (__mmask32)((1u << chunk) - 1);
-        const __mmask8 lanes = (__mmask8)((1u << m) - 1);
-        const __m256i low8 = _mm512_castsi512_si256(low), flip8 = _mm512_castsi512_si256(flip);
-        const __m256i table8 = _mm512_castsi512_si256(table);
-        const int8_t *x = v->q + (size_t)b * QK;
-        const __m256i offset = _mm256_slli_epi32(_mm256_maskz_loadu_epi32(lanes, v->neg_sum + b), shift);
-        const __m256 d = _mm256_maskz_loadu_ps(lanes, v->d + b);
+    for (; b < nb; b++) {  /* the blocks after the last whole group, in natural order */
+        const __m256i x = _mm256_loadu_si256((const __m256i *)(v->q + (size_t)b * QK));
         for (int r = 0; r < R; r++) {
-            const uint8_t *g = q + r * stride + b * block_bytes;
-            __m256i s = offset;
-            if (type == WT_Q8_0)
-                for (int c = 0; c < 8; c++)
-                    s = _mm256_dpbusd_epi32(s, _mm256_xor_si256(_mm256_maskz_loadu_epi8(bytes, g + c * chunk), flip8),
-                                            _mm256_maskz_loadu_epi8(bytes, x + c * chunk));
-            else
-                for (int k = 0; k < 2; k++)
-                    for (int h = 0; h < 2; h++) {
-                        __m256i codes = _mm256_maskz_loadu_epi8(bytes, g + 2 * chunk * k + chunk * h);
-                        __m256i lo = _mm256_and_si256(codes, low8);
-                        __m256i hi = _mm256_and_si256(_mm256_srli_epi16(codes, 4), low8);
-                        if (type == WT_NF4) lo = _mm256_shuffle_epi8(table8, lo), hi = _mm256_shuffle_epi8(table8, hi);
-                        s = _mm256_dpbusd_epi32(s, lo, _mm256_maskz_loadu_epi8(bytes, x + (4 * k + h) * chunk));
-                        s = _mm256_dpbusd_epi32(s, hi, _mm256_maskz_loadu_epi8(bytes, x + (4 * k + 2 + h) * chunk));
-                    }
-            __m256 scale = _mm256_mul_ps(_mm256_cvtph_ps(_mm_maskz_loadu_epi16(lanes, ws + r * nb + b)), d);
+            __m256i w8 = tail_block_avx2(type, q + r * stride + b * block_bytes);
+            __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(w8), _mm256_sign_epi8(x, w8));
+            __m256 scale = _mm256_set1_ps(_cvtsh_ss(ws[r * nb + b]) * v->d[b]);
             acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), scale, acc[r]);
         }
     }
@@ -988,14 +979,9 @@ TARGET_AVX2 INLINE __m256i dot_signed_avx2(__m256i w, __m256i x) {
                              _mm256_set1_epi16(1));
 }
 
-/* Loads a 4m-byte chunk (m int32 lanes) of a group of m blocks; lanes past m read as zero. */
-TARGET_AVX2 INLINE __m256i load_chunk_avx2(const void *p, int m, __m256i lanes) {
-    return m == 8 ? _mm256_loadu_si256((const __m256i *)p) : _mm256_maskload_epi32((const int *)p, lanes);
-}
-
-/* AVX2, R rows from `row`: each 32-byte chunk is one operation per 8 blocks. Q4_0's products (codes 0..15)
- * are small enough to add eight chunks in int16 before widening; Q8_0 and NF4 (signed codes up to 127)
- * widen every chunk. */
+/* AVX2, R rows from `row`: each 32-byte chunk of a whole group is one operation per 8 blocks. Q4_0's products
+ * (codes 0..15) are small enough to add eight chunks in int16 before widening; Q8_0 and NF4 (signed codes
+ * up to 127) widen every chunk. A tail block is one 32-byte product, as in the AVX-512 kernel. */
 TARGET_AVX2 INLINE void block_avx2(const WeightType type, const int R, const Matrix *w, const QuantizedVector *v,
                                    int row, float *out) {
     const int nb = w->cols / QK;
@@ -1006,27 +992,26 @@ TARGET_AVX2 INLINE void block_avx2(const WeightType type, const int R, const Mat
     const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)NF4_INT8));
     __m256 acc[ROWS_AT_ONCE];
     for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
-    for (int b = 0; b < nb; b += 8) {
-        const int m = nb - b < 8 ? nb - b : 8, chunk = 4 * m;
-        const __m256i lanes = _mm256_cmpgt_epi32(_mm256_set1_epi32(m), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    int b = 0;
+    for (; b + 8 <= nb; b += 8) {
         const int8_t *x = v->q + (size_t)b * QK;
-        const __m256i offset = _mm256_slli_epi32(load_chunk_avx2(v->neg_sum + b, m, lanes), 3);  /* Q4_0's */
-        const __m256 d = _mm256_maskload_ps(v->d + b, lanes);
+        const __m256i offset = _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)(v->neg_sum + b)), 3);  /* Q4_0 */
+        const __m256 d = _mm256_loadu_ps(v->d + b);
         for (int r = 0; r < R; r++) {
             const uint8_t *g = q + r * stride + b * block_bytes;
             __m256i s = _mm256_setzero_si256();
             if (type == WT_Q8_0) {
                 for (int c = 0; c < 8; c++)
-                    s = _mm256_add_epi32(s, dot_signed_avx2(load_chunk_avx2(g + c * chunk, m, lanes),
-                                                            load_chunk_avx2(x + c * chunk, m, lanes)));
+                    s = _mm256_add_epi32(s, dot_signed_avx2(_mm256_loadu_si256((const __m256i *)(g + 32 * c)),
+                                                            _mm256_loadu_si256((const __m256i *)(x + 32 * c))));
             } else {
                 __m256i pairs = _mm256_setzero_si256();  /* Q4_0: int16 sums of products */
                 for (int k = 0; k < 2; k++)
                     for (int h = 0; h < 2; h++) {
-                        __m256i codes = load_chunk_avx2(g + 2 * chunk * k + chunk * h, m, lanes);
+                        __m256i codes = _mm256_loadu_si256((const __m256i *)(g + 64 * k + 32 * h));
                         __m256i lo = _mm256_and_si256(codes, low), hi = _mm256_and_si256(_mm256_srli_epi16(codes, 4), low);
-                        __m256i xlo = load_chunk_avx2(x + (4 * k + h) * chunk, m, lanes);
-                        __m256i xhi = load_chunk_avx2(x + (4 * k + 2 + h) * chunk, m, lanes);
+                        __m256i xlo = _mm256_loadu_si256((const __m256i *)(x + 32 * (4 * k + h)));
+                        __m256i xhi = _mm256_loadu_si256((const __m256i *)(x + 32 * (4 * k + 2 + h)));
                         if (type == WT_Q4_0) {
                             pairs = _mm256_add_epi16(pairs, _mm256_maddubs_epi16(lo, xlo));
                             pairs = _mm256_add_epi16(pairs, _mm256_maddubs_epi16(hi, xhi));
@@ -1037,14 +1022,16 @@ TARGET_AVX2 INLINE void block_avx2(const WeightType type, const int R, const Mat
                     }
                 if (type == WT_Q4_0) s = _mm256_add_epi32(_mm256_madd_epi16(pairs, ones), offset);  /* - 8 sum p */
             }
-            __m128i half_scales;
-            if (m == 8) half_scales = _mm_loadu_si128((const __m128i *)(ws + r * nb + b));
-            else {  /* the last group: AVX2 has no masked 16-bit loads */
-                uint16_t tail[8] = {0};
-                memcpy(tail, ws + r * nb + b, m * sizeof *tail);
-                half_scales = _mm_loadu_si128((const __m128i *)tail);
-            }
-            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(_mm256_cvtph_ps(half_scales), d), acc[r]);
+            __m256 scale = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(ws + r * nb + b))), d);
+            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), scale, acc[r]);
+        }
+    }
+    for (; b < nb; b++) {
+        const __m256i x = _mm256_loadu_si256((const __m256i *)(v->q + (size_t)b * QK));
+        for (int r = 0; r < R; r++) {
+            __m256i s = dot_signed_avx2(tail_block_avx2(type, q + r * stride + b * block_bytes), x);
+            __m256 scale = _mm256_set1_ps(_cvtsh_ss(ws[r * nb + b]) * v->d[b]);
+            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), scale, acc[r]);
         }
     }
     for (int r = 0; r < R; r++) out[r] = post_scale(type) * hsum8(acc[r]);
@@ -1106,9 +1093,12 @@ static void quantize_vector(QuantizedVector *v, const float *restrict x, int n) 
         int sum;
         quantize_block(x + (size_t)b * QK, q, &v->d[b], &sum);
         v->neg_sum[b] = -sum;
-        int first = b & ~7, m = nb - first < 8 ? nb - first : 8;
-        int8_t *group = v->q + (size_t)first * QK + 4 * (b - first);
-        for (int c = 0; c < 8; c++) memcpy(group + c * 4 * m, q + 4 * c, 4);  /* chunk c: elements 4c..4c+3 */
+        if (!in_whole_group(nb, b)) {
+            memcpy(v->q + (size_t)b * QK, q, QK);
+            continue;
+        }
+        int8_t *group = v->q + (size_t)(b & ~7) * QK + 4 * (b & 7);
+        for (int c = 0; c < 8; c++) memcpy(group + c * 32, q + 4 * c, 4);  /* chunk c: elements 4c..4c+3 */
     }
 }
 
