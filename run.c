@@ -810,19 +810,15 @@ static void rows_plain(const Matrix *w, const QuantizedVector *v, int r0, int r1
 }
 
 /* x86-64 kernels with intrinsics, compiled for their instruction sets by function attribute (like
- * target_clones, so `make` stays portable) and chosen at run time in choose_kernel. Both take rows four at a
- * time: each group of the input is loaded once for four rows, and a row's fixed costs (the final sum of its
- * lanes, the call) are shared; per row, short rows (768 weights: 3 groups) spent as long on those as on
- * their products. */
+ * target_clones, so `make` stays portable) and chosen at run time in choose_kernel. They take one row at a
+ * time, so each thread reads one sequential stream: computing four rows per step (one load of the input
+ * for four rows) measured 1.5-3x slower from memory here, as it did for float32. */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define X86_KERNELS 1
 #include <immintrin.h>
 #define TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 #define TARGET_AVX2 __attribute__((target("avx2,fma,f16c")))
 #define INLINE static inline __attribute__((always_inline))
-#ifndef ROWS_AT_ONCE
-#define ROWS_AT_ONCE 1
-#endif  /* how far ahead in a row's codes to prefetch */
 
 /* The sum of 8 floats (AVX2 code, which the AVX-512 kernel inlines too). */
 TARGET_AVX2 INLINE float hsum8(__m256 v) {
@@ -841,19 +837,17 @@ TARGET_AVX2 INLINE __m256i tail_block_avx2(const WeightType type, const uint8_t 
     return _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)NF4_INT8)), codes);
 }
 
-/* AVX-512 VNNI, R rows from `row`: a whole group of 8 blocks is 4 vpdpbusd of 64 bytes per row (two int32
+/* AVX-512 VNNI, one row: a whole group of 8 blocks is 4 vpdpbusd of 64 bytes per row (two int32
  * chains, which the CPU overlaps), whose 16 lanes are each block's sum twice over: folded to 8, converted,
  * scaled and added. A tail block is one 32-byte vpdpbusd, signed x signed as |w| x (x with w's sign). */
-TARGET_AVX512 INLINE void block_avx512(const WeightType type, const int R, const Matrix *w, const QuantizedVector *v,
-                                       int row, float *out) {
+TARGET_AVX512 INLINE float row_avx512(const WeightType type, const Matrix *w, const QuantizedVector *v, int row) {
     const int nb = w->cols / QK, shift = type == WT_Q4_0 ? 3 : 7;  /* the offset to take out: 8 or 128 sum(q) */
     const size_t stride = row_bytes(w), block_bytes = type == WT_Q8_0 ? QK : QK / 2;
     const uint8_t *q = w->q + row * stride;
     const uint16_t *ws = w->scales + (size_t)row * nb;
     const __m512i low = _mm512_set1_epi8(0x0F), flip = _mm512_set1_epi8((char)0x80);
     const __m512i table = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)NF4_UINT8));
-    __m256 acc[ROWS_AT_ONCE];
-    for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
+    __m256 acc = _mm256_setzero_ps();
     int b = 0;
     for (; b + 8 <= nb; b += 8) {
         const int8_t *x = v->q + (size_t)b * QK;
@@ -862,50 +856,44 @@ TARGET_AVX512 INLINE void block_avx512(const WeightType type, const int R, const
         const __m512i offset = _mm512_zextsi256_si512(
             _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)(v->neg_sum + b)), shift));
         const __m256 d = _mm256_loadu_ps(v->d + b);
-        for (int r = 0; r < R; r++) {
-            const uint8_t *g = q + r * stride + b * block_bytes;
-            __m512i s0 = offset, s1 = _mm512_setzero_si512();
-            if (type == WT_Q8_0) {
-                s0 = _mm512_dpbusd_epi32(s0, _mm512_xor_si512(_mm512_loadu_si512(g), flip), x0);
-                s1 = _mm512_dpbusd_epi32(s1, _mm512_xor_si512(_mm512_loadu_si512(g + 64), flip), x1);
-                s0 = _mm512_dpbusd_epi32(s0, _mm512_xor_si512(_mm512_loadu_si512(g + 128), flip), x2);
-                s1 = _mm512_dpbusd_epi32(s1, _mm512_xor_si512(_mm512_loadu_si512(g + 192), flip), x3);
-            } else {
-                __m512i c0 = _mm512_loadu_si512(g), c1 = _mm512_loadu_si512(g + 64);
-                __m512i l0 = _mm512_and_si512(c0, low), h0 = _mm512_and_si512(_mm512_srli_epi16(c0, 4), low);
-                __m512i l1 = _mm512_and_si512(c1, low), h1 = _mm512_and_si512(_mm512_srli_epi16(c1, 4), low);
-                if (type == WT_NF4) {
-                    l0 = _mm512_shuffle_epi8(table, l0), h0 = _mm512_shuffle_epi8(table, h0);
-                    l1 = _mm512_shuffle_epi8(table, l1), h1 = _mm512_shuffle_epi8(table, h1);
-                }
-                s0 = _mm512_dpbusd_epi32(s0, l0, x0);
-                s1 = _mm512_dpbusd_epi32(s1, h0, x1);
-                s0 = _mm512_dpbusd_epi32(s0, l1, x2);
-                s1 = _mm512_dpbusd_epi32(s1, h1, x3);
+        const uint8_t *g = q + b * block_bytes;
+        __m512i s0 = offset, s1 = _mm512_setzero_si512();
+        if (type == WT_Q8_0) {
+            s0 = _mm512_dpbusd_epi32(s0, _mm512_xor_si512(_mm512_loadu_si512(g), flip), x0);
+            s1 = _mm512_dpbusd_epi32(s1, _mm512_xor_si512(_mm512_loadu_si512(g + 64), flip), x1);
+            s0 = _mm512_dpbusd_epi32(s0, _mm512_xor_si512(_mm512_loadu_si512(g + 128), flip), x2);
+            s1 = _mm512_dpbusd_epi32(s1, _mm512_xor_si512(_mm512_loadu_si512(g + 192), flip), x3);
+        } else {
+            __m512i c0 = _mm512_loadu_si512(g), c1 = _mm512_loadu_si512(g + 64);
+            __m512i l0 = _mm512_and_si512(c0, low), h0 = _mm512_and_si512(_mm512_srli_epi16(c0, 4), low);
+            __m512i l1 = _mm512_and_si512(c1, low), h1 = _mm512_and_si512(_mm512_srli_epi16(c1, 4), low);
+            if (type == WT_NF4) {
+                l0 = _mm512_shuffle_epi8(table, l0), h0 = _mm512_shuffle_epi8(table, h0);
+                l1 = _mm512_shuffle_epi8(table, l1), h1 = _mm512_shuffle_epi8(table, h1);
             }
-            __m512i s = _mm512_add_epi32(s0, s1);
-            __m256i sums = _mm256_add_epi32(_mm512_castsi512_si256(s), _mm512_extracti64x4_epi64(s, 1));
-            __m256 scale = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(ws + r * nb + b))), d);
-            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), scale, acc[r]);
+            s0 = _mm512_dpbusd_epi32(s0, l0, x0);
+            s1 = _mm512_dpbusd_epi32(s1, h0, x1);
+            s0 = _mm512_dpbusd_epi32(s0, l1, x2);
+            s1 = _mm512_dpbusd_epi32(s1, h1, x3);
         }
+        __m512i s = _mm512_add_epi32(s0, s1);
+        __m256i sums = _mm256_add_epi32(_mm512_castsi512_si256(s), _mm512_extracti64x4_epi64(s, 1));
+        __m256 scale = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(ws + b))), d);
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), scale, acc);
     }
     for (; b < nb; b++) {  /* the blocks after the last whole group, in natural order */
         const __m256i x = _mm256_loadu_si256((const __m256i *)(v->q + (size_t)b * QK));
-        for (int r = 0; r < R; r++) {
-            __m256i w8 = tail_block_avx2(type, q + r * stride + b * block_bytes);
-            __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(w8), _mm256_sign_epi8(x, w8));
-            __m256 scale = _mm256_set1_ps(_cvtsh_ss(ws[r * nb + b]) * v->d[b]);
-            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), scale, acc[r]);
-        }
+        __m256i w8 = tail_block_avx2(type, q + b * block_bytes);
+        __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(w8), _mm256_sign_epi8(x, w8));
+        __m256 scale = _mm256_set1_ps(_cvtsh_ss(ws[b]) * v->d[b]);
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), scale, acc);
     }
-    for (int r = 0; r < R; r++) out[r] = post_scale(type) * hsum8(acc[r]);
+    return post_scale(type) * hsum8(acc);
 }
 
 TARGET_AVX512 INLINE void rows_avx512_t(const WeightType type, const Matrix *w, const QuantizedVector *v, int r0,
                                         int r1, float *out) {
-    int r = r0;
-    for (; r + ROWS_AT_ONCE <= r1; r += ROWS_AT_ONCE) block_avx512(type, ROWS_AT_ONCE, w, v, r, out + r);
-    for (; r < r1; r++) block_avx512(type, 1, w, v, r, out + r);
+    for (int r = r0; r < r1; r++) out[r] = row_avx512(type, w, v, r);
 }
 
 TARGET_AVX512 static void rows_avx512(const Matrix *w, const QuantizedVector *v, int r0, int r1, float *out) {
@@ -979,69 +967,61 @@ TARGET_AVX2 INLINE __m256i dot_signed_avx2(__m256i w, __m256i x) {
                              _mm256_set1_epi16(1));
 }
 
-/* AVX2, R rows from `row`: each 32-byte chunk of a whole group is one operation per 8 blocks. Q4_0's products
+/* AVX2, one row: each 32-byte chunk of a whole group is one operation per 8 blocks. Q4_0's products
  * (codes 0..15) are small enough to add eight chunks in int16 before widening; Q8_0 and NF4 (signed codes
  * up to 127) widen every chunk. A tail block is one 32-byte product, as in the AVX-512 kernel. */
-TARGET_AVX2 INLINE void block_avx2(const WeightType type, const int R, const Matrix *w, const QuantizedVector *v,
-                                   int row, float *out) {
+TARGET_AVX2 INLINE float row_avx2(const WeightType type, const Matrix *w, const QuantizedVector *v, int row) {
     const int nb = w->cols / QK;
     const size_t stride = row_bytes(w), block_bytes = type == WT_Q8_0 ? QK : QK / 2;
     const uint8_t *q = w->q + row * stride;
     const uint16_t *ws = w->scales + (size_t)row * nb;
     const __m256i low = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
     const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)NF4_INT8));
-    __m256 acc[ROWS_AT_ONCE];
-    for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
+    __m256 acc = _mm256_setzero_ps();
     int b = 0;
     for (; b + 8 <= nb; b += 8) {
         const int8_t *x = v->q + (size_t)b * QK;
         const __m256i offset = _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)(v->neg_sum + b)), 3);  /* Q4_0 */
         const __m256 d = _mm256_loadu_ps(v->d + b);
-        for (int r = 0; r < R; r++) {
-            const uint8_t *g = q + r * stride + b * block_bytes;
-            __m256i s = _mm256_setzero_si256();
-            if (type == WT_Q8_0) {
-                for (int c = 0; c < 8; c++)
-                    s = _mm256_add_epi32(s, dot_signed_avx2(_mm256_loadu_si256((const __m256i *)(g + 32 * c)),
-                                                            _mm256_loadu_si256((const __m256i *)(x + 32 * c))));
-            } else {
-                __m256i pairs = _mm256_setzero_si256();  /* Q4_0: int16 sums of products */
-                for (int k = 0; k < 2; k++)
-                    for (int h = 0; h < 2; h++) {
-                        __m256i codes = _mm256_loadu_si256((const __m256i *)(g + 64 * k + 32 * h));
-                        __m256i lo = _mm256_and_si256(codes, low), hi = _mm256_and_si256(_mm256_srli_epi16(codes, 4), low);
-                        __m256i xlo = _mm256_loadu_si256((const __m256i *)(x + 32 * (4 * k + h)));
-                        __m256i xhi = _mm256_loadu_si256((const __m256i *)(x + 32 * (4 * k + 2 + h)));
-                        if (type == WT_Q4_0) {
-                            pairs = _mm256_add_epi16(pairs, _mm256_maddubs_epi16(lo, xlo));
-                            pairs = _mm256_add_epi16(pairs, _mm256_maddubs_epi16(hi, xhi));
-                        } else {
-                            s = _mm256_add_epi32(s, dot_signed_avx2(_mm256_shuffle_epi8(table, lo), xlo));
-                            s = _mm256_add_epi32(s, dot_signed_avx2(_mm256_shuffle_epi8(table, hi), xhi));
-                        }
+        const uint8_t *g = q + b * block_bytes;
+        __m256i s = _mm256_setzero_si256();
+        if (type == WT_Q8_0) {
+            for (int c = 0; c < 8; c++)
+                s = _mm256_add_epi32(s, dot_signed_avx2(_mm256_loadu_si256((const __m256i *)(g + 32 * c)),
+                                                        _mm256_loadu_si256((const __m256i *)(x + 32 * c))));
+        } else {
+            __m256i pairs = _mm256_setzero_si256();  /* Q4_0: int16 sums of products */
+            for (int k = 0; k < 2; k++)
+                for (int h = 0; h < 2; h++) {
+                    __m256i codes = _mm256_loadu_si256((const __m256i *)(g + 64 * k + 32 * h));
+                    __m256i lo = _mm256_and_si256(codes, low), hi = _mm256_and_si256(_mm256_srli_epi16(codes, 4), low);
+                    __m256i xlo = _mm256_loadu_si256((const __m256i *)(x + 32 * (4 * k + h)));
+                    __m256i xhi = _mm256_loadu_si256((const __m256i *)(x + 32 * (4 * k + 2 + h)));
+                    if (type == WT_Q4_0) {
+                        pairs = _mm256_add_epi16(pairs, _mm256_maddubs_epi16(lo, xlo));
+                        pairs = _mm256_add_epi16(pairs, _mm256_maddubs_epi16(hi, xhi));
+                    } else {
+                        s = _mm256_add_epi32(s, dot_signed_avx2(_mm256_shuffle_epi8(table, lo), xlo));
+                        s = _mm256_add_epi32(s, dot_signed_avx2(_mm256_shuffle_epi8(table, hi), xhi));
                     }
-                if (type == WT_Q4_0) s = _mm256_add_epi32(_mm256_madd_epi16(pairs, ones), offset);  /* - 8 sum p */
-            }
-            __m256 scale = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(ws + r * nb + b))), d);
-            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), scale, acc[r]);
+                }
+            if (type == WT_Q4_0) s = _mm256_add_epi32(_mm256_madd_epi16(pairs, ones), offset);  /* - 8 sum p */
         }
+        __m256 scale = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(ws + b))), d);
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), scale, acc);
     }
     for (; b < nb; b++) {
         const __m256i x = _mm256_loadu_si256((const __m256i *)(v->q + (size_t)b * QK));
-        for (int r = 0; r < R; r++) {
-            __m256i s = dot_signed_avx2(tail_block_avx2(type, q + r * stride + b * block_bytes), x);
-            __m256 scale = _mm256_set1_ps(_cvtsh_ss(ws[r * nb + b]) * v->d[b]);
-            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), scale, acc[r]);
-        }
+        __m256i s = dot_signed_avx2(tail_block_avx2(type, q + b * block_bytes), x);
+        __m256 scale = _mm256_set1_ps(_cvtsh_ss(ws[b]) * v->d[b]);
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), scale, acc);
     }
-    for (int r = 0; r < R; r++) out[r] = post_scale(type) * hsum8(acc[r]);
+    return post_scale(type) * hsum8(acc);
 }
 
 TARGET_AVX2 INLINE void rows_avx2_t(const WeightType type, const Matrix *w, const QuantizedVector *v, int r0, int r1,
                                     float *out) {
-    int r = r0;
-    for (; r + ROWS_AT_ONCE <= r1; r += ROWS_AT_ONCE) block_avx2(type, ROWS_AT_ONCE, w, v, r, out + r);
-    for (; r < r1; r++) block_avx2(type, 1, w, v, r, out + r);
+    for (int r = r0; r < r1; r++) out[r] = row_avx2(type, w, v, r);
 }
 
 TARGET_AVX2 static void rows_avx2(const Matrix *w, const QuantizedVector *v, int r0, int r1, float *out) {
