@@ -514,8 +514,8 @@ static void read_tensor(const Matrix *m, int row0, int rows, const unsigned char
         for (int b = 0; b < nb; b++, p += block_bytes) {
             uint16_t d = (uint16_t)(p[0] | p[1] << 8);
             if ((d & 0x7C00) == 0x7C00)
-                die("%s: %s (%s) row %d block %d has a %s scale; corrupt", path, where, TYPE_NAMES[m->type], r, b,
-                    d & 0x3FF ? "NaN" : "infinite");
+                die("%s: %s (%s) row %d block %d has %s scale; corrupt", path, where, TYPE_NAMES[m->type], r, b,
+                    d & 0x3FF ? "a NaN" : "an infinite");
             m->scales[(size_t)(row0 + r) * nb + b] = d;
             for (int e = 0; e < QK; e++)
                 put_code(m, row0 + r, b, e, m->type == WT_Q8_0 ? p[2 + e] : e < 16 ? p[2 + e] & 15 : p[2 + e - 16] >> 4);

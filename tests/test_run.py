@@ -668,7 +668,7 @@ def corrupt_quantized_files(trained: Path, tmp_path: Path) -> list[tuple[Path, s
     case(files["q8_0"], 89, "<B", 0, "the header implies")  # float32, likewise
     types = {quant: model_bin.quant_types(args, quant) for quant in QUANTS}
     emb, _ = first_tensor_offset(args, types["q8_0"], "embedding")
-    case(files["q8_0"], emb, "<H", 0x7C00, "tok_embeddings (q8_0) row 0 block 0 has a infinite scale")
+    case(files["q8_0"], emb, "<H", 0x7C00, "tok_embeddings (q8_0) row 0 block 0 has an infinite scale")
     case(files["q8_0"], emb + 34 * 7, "<H", 0xFE01, "row 7 block 0 has a NaN scale")
     wq, _ = first_tensor_offset(args, types["q4_0"], "wqkv")
     case(files["q4_0"], wq + 18, "<H", 0x7E00, "layer 0's wq (q4_0) row 1 block 0 has a NaN scale")
