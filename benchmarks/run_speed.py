@@ -165,6 +165,19 @@ def gguf_bytes_per_token(path: Path) -> int:
     return total
 
 
+def describe_cpu() -> str:
+    """The CPU's name, family/model and the instruction sets the kernels choose between (Linux)."""
+    try:
+        info = dict(line.split(":", 1) for line in open("/proc/cpuinfo").read().split("\n\n")[0].splitlines() if ":" in line)
+    except OSError:
+        return platform.processor()
+    info = {k.strip(): v.strip() for k, v in info.items()}
+    flags = set(info.get("flags", "").split())
+    isa = [f for f in ("avx2", "avx512bw", "avx512_vnni", "amx_int8") if f in flags]
+    return (f"{info.get('model name', '?')} (family {info.get('cpu family', '?')}, model {info.get('model', '?')}; "
+            f"{' '.join(isa) or 'no AVX2'})")
+
+
 def find_llama_tools(directory: str | None) -> dict[str, Path] | None:
     names = ["llama-bench", "llama-quantize", "llama-convert-llama2c-to-ggml"]
     found = {}
@@ -229,8 +242,7 @@ def main():
         if not tokenizer.is_file():
             tokenizer = workdir / "tok32000.bin"
             write_filler_tokenizer(tokenizer, 32000)
-        cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-                   platform.processor())
+        cpu = describe_cpu()
         print(f"command: {' '.join(sys.argv)}")
         print(f"machine: {cpu}, {os.cpu_count()} cores; load average before: {os.getloadavg()[0]:.2f}; "
               f"threads: {args.threads}; binary: {binary}")
