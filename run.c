@@ -570,14 +570,14 @@ static void read_llama2c(const Weights *w, const Config *c, const unsigned char 
     if (!c->shared_classifier) take(&src, w->classifier.f32, c->vocab_size * dim);
 }
 
-/* Memory for the weights, 2 MiB aligned and backed by huge pages where Linux offers them (the hint may be
- * ignored; the memory works either way). */
-static void *alloc_weights(size_t bytes) {
+/* Memory for the weights (and the KV cache), 2 MiB aligned and backed by huge pages where Linux offers them
+ * (the hint may be ignored; the memory works either way). */
+static void *alloc_pages(size_t bytes, const char *what) {
     const size_t huge_page = (size_t)2 << 20;
     bytes = (bytes + huge_page - 1) / huge_page * huge_page;
     void *p = NULL;
-    if (posix_memalign(&p, huge_page, bytes) != 0)
-        die("out of memory: cannot allocate %.1f MiB for the model's weights", bytes / 1048576.0);
+    if (posix_memalign(&p, huge_page, bytes ? bytes : huge_page) != 0)
+        die("out of memory: cannot allocate %.1f MiB for %s", bytes / 1048576.0, what);
 #ifdef MADV_HUGEPAGE
     madvise(p, bytes, MADV_HUGEPAGE);
 #endif
@@ -600,7 +600,7 @@ static void build_model(Model *m, const char *path) {
     Config *c = &m->config;
     size_t header = parse_header(file, bytes, path, c);
     m->weights.layers = checked_calloc(c->n_layers, sizeof(LayerWeights), "the layer table");
-    m->memory = alloc_weights(place_weights(&m->weights, c, NULL));
+    m->memory = alloc_pages(place_weights(&m->weights, c, NULL), "the model's weights");
     place_weights(&m->weights, c, m->memory);
     const unsigned char *weights = (const unsigned char *)file + header;
     if (c->format == FORMAT_OURS) read_ours(&m->weights, c, weights, path);
@@ -652,8 +652,12 @@ static void build_state(RunState *s, const Config *c, int n_pos) {
     s->hb = checked_calloc(2 * (size_t)c->hidden_dim, sizeof(float), "activations");
     s->att = checked_calloc((size_t)c->n_heads * n_pos, sizeof(float), "attention weights");
     s->logits = checked_calloc(c->vocab_size, sizeof(float), "logits");
-    s->key_cache = checked_calloc((size_t)c->n_layers * n_pos * c->kv_dim, sizeof(float), "the key cache");
-    s->value_cache = checked_calloc((size_t)c->n_layers * n_pos * c->kv_dim, sizeof(float), "the value cache");
+    /* In 2 MiB pages like the weights: attention reads every cached position of every head for every token,
+     * and with 4 KiB pages its TLB misses cost about a tenth of its time (110M, Q4_0). Every position is
+     * written before it is read, so the memory needs no zeroing. */
+    size_t cache_bytes_exact = (size_t)c->n_layers * n_pos * c->kv_dim * sizeof(float);
+    s->key_cache = alloc_pages(cache_bytes_exact, "the key cache");
+    s->value_cache = alloc_pages(cache_bytes_exact, "the value cache");
     s->rope_cos = checked_calloc(c->head_dim / 2, sizeof(float), "rotary embeddings");
     s->rope_sin = checked_calloc(c->head_dim / 2, sizeof(float), "rotary embeddings");
     size_t widest = c->hidden_dim > c->dim ? c->hidden_dim : c->dim;
