@@ -255,7 +255,7 @@ def main():
         print("| shape | runtime | weights | MB read per token | tok/s (median, best) | of bandwidth bound "
               "| x our f32 | x llama.cpp, same bits | other CPU |")
         print("|---|---|---|---|---|---|---|---|---|")
-        verdicts = []
+        verdicts, busiest = [], 0.0
         for name in args.shapes:
             shape = SHAPES[name]
             model = random_model(shape)
@@ -283,7 +283,7 @@ def main():
                     tok_s, other = row[3]()
                     speeds[i].append(tok_s), others.append(other)
             bandwidths.append(float(timed([str(probe)], env=dict(os.environ, OMP_NUM_THREADS=str(args.threads)))[0].split()[0]))
-            bandwidth = max(bandwidths)
+            bandwidth, busiest = max(bandwidths), max(busiest, *others)
             medians = {(row[0], row[1]): statistics.median(speeds[i]) for i, row in enumerate(rows)}
             ours_f32 = medians[("run", "f32")]
             for i, (runtime, label, size, _) in enumerate(rows):
@@ -303,6 +303,10 @@ def main():
             if name == "110M":
                 verdicts.append(f"{name}: our best 4-bit / our f32 = {four_bit / ours_f32:.2f} (goal >= 5)")
         print(f"\nload average after: {os.getloadavg()[0]:.2f}")
+        if busiest > 0.2:
+            print(f"WARNING: other processes used up to {busiest:.2f} cores during the runs; with every core "
+                  f"in use, threads that wait for each other lose their turns and tok/s collapses, so these "
+                  f"numbers do not measure the runtimes: run again on a quiet machine")
         for line in verdicts:
             print(line)
 
