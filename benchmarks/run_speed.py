@@ -146,7 +146,7 @@ def our_bytes_per_token(args: ModelArgs, quant: str | None, overrides: dict | No
     types = model_bin.quant_types(args, quant, **(overrides or {})) if quant else dict.fromkeys(model_bin.KINDS, "f32")
     total = 0
     for name, shape in model_bin.layout_ours(args):
-        kind = model_bin._kind(name) if len(shape) == 2 else None
+        kind = model_bin.kind_of(name) if len(shape) == 2 else None
         size = quants.nbytes(shape, types[kind]) if kind and types[kind] != "f32" else 4 * math.prod(shape)
         if kind == "embedding" and not args.tie_embeddings:
             size //= shape[0]  # one row; a tied embedding is read whole as the classifier

@@ -64,7 +64,8 @@ DEFAULT_TYPES = {
 }
 
 
-def _kind(name: str) -> str:
+def kind_of(name: str) -> str:
+    """The kind (a key of KINDS) of a matrix by its state_dict name, e.g. layers.3.attention.wk.weight -> wqkv."""
     base = name.split(".", 2)[-1] if name.startswith("layers.") else name
     return next(kind for kind, names in KINDS.items() if base in names)
 
@@ -145,7 +146,7 @@ def write(model: Transformer, path, mode: str = "generate", tokenizer=None, *, b
     blobs = []  # quantize everything before opening the file: a refusal leaves no file behind
     for name, shape in layout_ours(args):
         t = tensors[name].detach().to("cpu", torch.float32).contiguous().numpy()
-        qtype = types[_kind(name)] if len(shape) == 2 else "f32"
+        qtype = types[kind_of(name)] if len(shape) == 2 else "f32"
         assert t.shape == shape, f"{name}: shape {t.shape}, layout says {shape}"
         try:
             blobs.append(t.astype("<f4").tobytes() if qtype == "f32" else quants.quantize(t, qtype, nf4_blocksize))
@@ -223,10 +224,10 @@ def as_run_computes(model: Transformer, info: dict) -> Transformer:
         return F.linear(x, module.run_weight) * module.run_post
 
     for name, module in model.named_modules():
-        if not isinstance(module, torch.nn.Linear) or types[_kind(f"{name}.weight")] == "f32":
+        if not isinstance(module, torch.nn.Linear) or types[kind_of(f"{name}.weight")] == "f32":
             continue
         module.run_weight, module.run_post = module.weight.detach(), 1.0
-        if types[_kind(f"{name}.weight")] == "nf4":
+        if types[kind_of(f"{name}.weight")] == "nf4":
             w = module.weight.detach()
             packed, absmax = quantize_nf4(w, blocksize)  # the file's codes and absmax: w is code * absmax exactly
             codes = torch.stack([packed >> 4, packed & 15], dim=1).reshape(-1)[:w.numel()].long()
@@ -271,7 +272,7 @@ def _read_quant_header(path: Path, head: bytes, args: ModelArgs) -> tuple[dict[s
 
 def _read_quantized(path: Path, args: ModelArgs, types: dict[str, str], blocksize: int) -> Transformer:
     """The Transformer in a version 2 file, every quantized matrix dequantized to float32."""
-    tensors = [(name, shape, types[_kind(name)] if len(shape) == 2 else "f32") for name, shape in layout_ours(args)]
+    tensors = [(name, shape, types[kind_of(name)] if len(shape) == 2 else "f32") for name, shape in layout_ours(args)]
     sizes = [4 * math.prod(shape) if qtype == "f32" else quants.nbytes(shape, qtype, blocksize)
              for _, shape, qtype in tensors]
     size, expected = path.stat().st_size, HEADER_BYTES + sum(sizes)

@@ -628,8 +628,8 @@ def first_tensor_offset(args: ModelArgs, types: dict, kind: str) -> tuple[int, i
     """(byte offset, element count) of the first tensor of `kind` in a version 2 file."""
     offset = HEADER_BYTES
     for name, shape in model_bin.layout_ours(args):
-        qtype = types[model_bin._kind(name)] if len(shape) == 2 else "f32"
-        if len(shape) == 2 and model_bin._kind(name) == kind:
+        qtype = types[model_bin.kind_of(name)] if len(shape) == 2 else "f32"
+        if len(shape) == 2 and model_bin.kind_of(name) == kind:
             return offset, shape[0] * shape[1]
         offset += 4 * shape[0] * (shape[1] if len(shape) == 2 else 1) if qtype == "f32" else quants.nbytes(shape, qtype)
     raise AssertionError(kind)
