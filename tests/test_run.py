@@ -596,6 +596,14 @@ def test_train_writes_a_quantized_model_too(binaries, trained):
     assert len(run_c(binaries["run"], trained / "model-q8_0.bin", "-i", INSTRUCTION, "-t", 0).stdout) > 100
 
 
+def test_train_refuses_an_unknown_export_quant_before_training(tmp_path):
+    """A type no model.bin holds is a usage error (one line, exit 2) at startup, not after hours of training."""
+    result = subprocess.run([sys.executable, "train.py", *TRAIN[:-1], "q5_1", "--out-dir", str(tmp_path / "out"),
+                             "--data-dir", str(tmp_path / "data")], cwd=ROOT, env=ENV, capture_output=True, text=True)
+    assert result.returncode == 2 and "--export-quant must be one of q8_0, q4_0, nf4" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
+
+
 def test_nf4_export_carries_a_qlora_base_unchanged(tmp_path):
     """--quant nf4 stores exactly the codes and absmax QLoRA's Linear4bit holds for the same base weights, so
     the weights run.c reads are the ones the adapters were trained against, not a second rounding of them."""
