@@ -4,16 +4,24 @@ Convert any model the project loads into a model file for run.c (or llama2.c's o
     python export.py out/ckpt.pt out/model.bin                  # our format (what train.py writes)
     python export.py out/ckpt.pt out/model-v0.bin --version 0   # llama2.c's legacy format, for its own run
     python export.py stories260K.bin stories260K-ours.bin --tokenizer tok512.model --mode generate
+    python export.py out/ckpt.pt out/model-q4_0.bin --quant q4_0   # 4-bit matrices, 8-bit classifier
+    python export.py out/ckpt.pt out/model-q4.bin --quant q4_0 --quant-types wqkv=q8_0,classifier=q4_0
 
 The source may be our ckpt.pt or model.bin, llama2.c's ckpt.pt, or a llama2.c model.bin (version 0 or 1):
 formats/loader.py recognises it by its content. The formats themselves live in formats/ (model_bin.py,
 llama2c.py); docs/run.md documents every byte.
+
+--quant writes our format's version 2: the matrices in Q8_0, Q4_0 (ggml's blocks) or NF4 (lora.py's, so a
+QLoRA base reaches run.c with the very codes it was fine-tuned against), each kind of matrix in the type
+formats/model_bin.DEFAULT_TYPES gives it (the classifier keeps 8 bits in a 4-bit file) unless --quant-types
+says otherwise. Python reads such files too, dequantizing them.
 """
 
 import argparse
 from pathlib import Path
 
 from errors import USER_ERRORS, exit_with, flag_type
+from formats import model_bin
 from formats.loader import load_model, save_model
 from model import pick_device
 from tokenizer import open_tokenizer
@@ -22,8 +30,9 @@ VERSIONS = {"ours": "ours", "0": "llama2c-v0", "1": "llama2c-v1"}
 
 
 def export(source, out, version: str = "ours", mode: str | None = None, tokenizer_path: str | None = None,
-           device: str = "cpu"):
-    """Load `source` and write it to `out` in `version` (a key of VERSIONS)."""
+           device: str = "cpu", quant: str | None = None, types: dict[str, str] | None = None):
+    """Load `source` and write it to `out` in `version` (a key of VERSIONS); with quant (q8_0, q4_0, nf4),
+    our quantized version, with `types` (kind -> type) overriding its defaults."""
     model, info = load_model(source, device)
     if version != "ours":
         save_model(model, out, VERSIONS[version])
@@ -35,7 +44,20 @@ def export(source, out, version: str = "ours", mode: str | None = None, tokenize
         tokenizer = open_tokenizer(source, tokenizer_path, info.get("tokenizer"), model.args.vocab_size)
     mode = mode or ("instruct" if info.get("instruct") else "generate")
     save_model(model, out, "ours", mode=mode, tokenizer=tokenizer, bos_id=info.get("bos_id", 1),
-               eos_id=info.get("eos_id", 2), identity=info.get("tokenizer"), flags=info.get("tokenizer_flags"))
+               eos_id=info.get("eos_id", 2), identity=info.get("tokenizer"), flags=info.get("tokenizer_flags"),
+               quant=quant, types=types)
+
+
+def parse_types(text: str) -> dict[str, str]:
+    """"wqkv=q8_0,classifier=q4_0" -> {"wqkv": "q8_0", "classifier": "q4_0"}; ValueError naming what is wrong."""
+    types = {}
+    for item in text.split(","):
+        kind, _, qtype = item.partition("=")
+        if kind not in model_bin.KINDS or qtype not in model_bin.TYPE_CODES:
+            raise ValueError(f"{item!r} is not KIND=TYPE with KIND one of {', '.join(model_bin.KINDS)} "
+                             f"and TYPE one of {', '.join(model_bin.TYPE_CODES)}")
+        types[kind] = qtype
+    return types
 
 
 def main(argv=None):
@@ -51,11 +73,21 @@ def main(argv=None):
                              "(default: tokenizer.model beside the source, if there)")
     parser.add_argument("--device", type=flag_type(pick_device), default="cpu",
                         help="where to load the model: auto, cpu, cuda or mps (default cpu)")
+    parser.add_argument("--quant", choices=tuple(model_bin.DEFAULT_TYPES), default=None,
+                        help="store the weight matrices quantized (our format's version 2): q8_0, q4_0 or nf4; "
+                             "see docs/run.md for which matrices get which type")
+    parser.add_argument("--quant-types", type=flag_type(parse_types), default=None,
+                        help="with --quant: KIND=TYPE,... overriding its defaults, KIND one of "
+                             f"{', '.join(model_bin.KINDS)} (a tied classifier is the embedding), TYPE one of "
+                             f"{', '.join(model_bin.TYPE_CODES)}")
     args = parser.parse_args(argv)
-    if args.version != "ours" and (args.mode or args.tokenizer):
-        parser.error("--mode and --tokenizer are recorded only by our format (--version ours)")
+    if args.version != "ours" and (args.mode or args.tokenizer or args.quant):
+        parser.error("--mode, --tokenizer and --quant are recorded only by our format (--version ours)")
+    if args.quant_types and not args.quant:
+        parser.error("--quant-types needs --quant")
     try:
-        export(args.source, args.out, args.version, args.mode, args.tokenizer, args.device)
+        export(args.source, args.out, args.version, args.mode, args.tokenizer, args.device, args.quant,
+               args.quant_types)
         print(f"wrote {args.out}")
     except (*USER_ERRORS, ValueError) as e:  # ValueError: a model llama2.c's formats cannot hold
         exit_with(e)

@@ -80,7 +80,7 @@ static double now_seconds(void) {
 }
 
 /* ----------------------------------------------------------------------------------------------------
- * Model files. All are little-endian with float32 weights; they differ in header and weight order:
+ * Model files. All are little-endian; they differ in header, weight order and weight storage:
  *
  *   llama2.c v0   7 x int32 header (dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len;
  *                 a negative vocab_size means an unshared classifier), then the weights tensor by tensor
@@ -89,8 +89,8 @@ static double now_seconds(void) {
  *                 the weights with the norms first, no RoPE tables.
  *   ours          256-byte header: magic "tsll", version, the 7 ints and the fields llama2.c lacks; the
  *                 weights layer by layer, each layer's wq/wk/wv and w1/w3 adjacent, which is the order
- *                 the forward pass reads them in. Version 1 = float32 weights. A quantized format would be
- *                 a new version that changes only how the matrices are stored.
+ *                 the forward pass reads them in. Version 1: float32 weights. Version 2: the same order,
+ *                 each kind of matrix stored as its header byte says (float32, Q8_0, Q4_0 or NF4; below).
  *
  * In memory every format ends up in our layer-by-layer order, copied once at load into memory backed by
  * 2 MiB pages where the OS offers them: streaming all the weights for every token then costs far fewer TLB
@@ -99,8 +99,30 @@ static double now_seconds(void) {
 enum { HEADER_BYTES = 256, LEGACY_HEADER_BYTES = 7 * 4, SHA256_BYTES = 32 };
 #define LLAMA2C_MAGIC 0x616b3432u   /* "ak42" as a little-endian uint32 */
 static const char MODEL_MAGIC[4] = {'t', 's', 'l', 'l'};
-enum { OUR_VERSION_FP32 = 1 };
+enum { OUR_VERSION_FP32 = 1, OUR_VERSION_QUANT = 2 };
 enum { TOKENIZER_ADD_DUMMY_PREFIX = 1, TOKENIZER_REMOVE_EXTRA_WHITESPACES = 2, TOKENIZER_FLAGS_NOT_RECORDED = 0xFF };
+
+/* Version 2's storage types (formats/quants.py is the reference for every byte):
+ *   Q8_0  ggml's block_q8_0: per 32 weights an fp16 scale d, then 32 int8 q; w = d q.
+ *   Q4_0  ggml's block_q4_0: per 32 weights an fp16 scale d, then 16 bytes; byte j holds q_j in its low
+ *         nibble and q_{j+16} in its high nibble; w = d (q - 8).
+ *   NF4   lora.py's quantize_nf4 over each flattened tensor: ceil(n/2) bytes of 4-bit codes (element 2i in
+ *         the high nibble of byte i), then ceil(n/blocksize) float32 absmax; w = NF4_CODE[code] absmax.
+ * Header bytes 88..93 give the type of each kind of matrix below, bytes 96..99 the NF4 block size. */
+typedef enum { WT_F32, WT_Q8_0, WT_Q4_0, WT_NF4, N_WEIGHT_TYPES } WeightType;
+static const char *const TYPE_NAMES[N_WEIGHT_TYPES] = {"f32", "q8_0", "q4_0", "nf4"};
+typedef enum { KIND_EMBEDDING, KIND_WQKV, KIND_WO, KIND_W13, KIND_W2, KIND_CLASSIFIER, N_KINDS } Kind;
+static const char *const KIND_NAMES[N_KINDS] = {"embedding", "wq/wk/wv", "wo", "w1/w3", "w2", "classifier"};
+enum { QK = 32, QUANT_TYPES_OFFSET = 88, NF4_BLOCKSIZE_OFFSET = 96, QUANT_HEADER_END = 100 };
+enum { MAX_NF4_BLOCKSIZE = 1 << 20, MAX_FP16 = 65504 };
+
+/* The 16 NF4 values (QLoRA appendix E), to the float32 bit the table in lora.py (bitsandbytes'). */
+static const float NF4_CODE[16] = {
+    -1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f,
+    -0.28444138169288635f, -0.18477343022823334f, -0.09105003625154495f, 0.0f,
+    0.07958029955625534f, 0.16093020141124725f, 0.24611230194568634f, 0.33791524171829224f,
+    0.44070982933044434f, 0.5626170039176941f, 0.7229568362236023f, 1.0f,
+};
 
 typedef enum { FORMAT_LLAMA2C_V0, FORMAT_LLAMA2C_V1, FORMAT_OURS } Format;
 typedef enum { MODE_GENERATE, MODE_INSTRUCT, MODE_ENCODE } Mode;
@@ -115,28 +137,54 @@ typedef struct {
     int tokenizer_flags;       /* TOKENIZER_* bits; -1 when the file does not say */
     unsigned char tokenizer_identity[SHA256_BYTES];  /* sha256 of the tokenizer's .model; zeros = not recorded */
     Format format;
+    WeightType types[N_KINDS]; /* how each kind of matrix is stored: all WT_F32 but in our version 2 */
+    int nf4_blocksize;         /* weights per NF4 absmax; 0 when no matrix is NF4 */
 } Config;
+
+/* A weight matrix W (rows, cols) for out = W x. Quantized matrices are kept in 32-weight blocks with one
+ * fp16 scale each (Q8_0/Q4_0: d; NF4: absmax, the code table being scaled to +-127), and their codes are
+ * rearranged at load into the "group layout" that the integer dot products stream:
+ *
+ *   A row's blocks go in groups of 8. Within a group, "chunk" c (0..7) is 32 bytes: for each of the 8
+ *   blocks in order, its elements 4c..4c+3. So an int32 lane of a dot product over a chunk accumulates
+ *   one block: 8 chunks later, the 8 lanes hold the 8 blocks' sums, ready to be scaled without any
+ *   horizontal additions. Q8_0 codes and the quantized activations are stored exactly so (8 bits per
+ *   weight). 4-bit codes are stored two per byte: byte 64k + 32h + i (k, h in {0, 1}, i < 32) of a group
+ *   holds element i of chunk 4k + h in its low nibble and element i of chunk 4k + 2 + h in its high
+ *   nibble. A 64-byte load then splits (and, shift, and) into two 64-byte operands that line up with 128
+ *   contiguous bytes of activations; a 32-byte load likewise with two 32-byte chunks.
+ *   The blocks after the last whole group (nb mod 8 of them: dim 288 leaves 1) stay in their natural
+ *   order, one after another: a Q8_0 block's 32 codes, a 4-bit block's 16 bytes as ggml packs them (byte j:
+ *   element j low, element j + 16 high). Each is one 32-byte dot product whose 8 lanes are summed by the
+ *   row's final addition. */
+typedef struct {
+    WeightType type;
+    int rows, cols;            /* out, in */
+    float *f32;                /* (rows, cols) when type is WT_F32 */
+    uint8_t *q;                /* (rows, cols) int8 codes for Q8_0, (rows, cols / 2) bytes for Q4_0, NF4 */
+    uint16_t *scales;          /* (rows, cols / 32) fp16, one per block */
+} Matrix;
 
 typedef struct {
     float *attention_norm;  /* (dim,) */
-    float *wqkv;            /* (dim + 2 kv_dim, dim): wq, wk, wv stacked, so one pass gives q, k and v */
-    float *wo;              /* (dim, dim) */
+    Matrix wqkv;            /* (dim + 2 kv_dim, dim): wq, wk, wv stacked, so one pass gives q, k and v */
+    Matrix wo;              /* (dim, dim) */
     float *ffn_norm;        /* (dim,) */
-    float *w13;             /* (2 hidden_dim, dim): w1 then w3, so one pass gives both SwiGLU inputs */
-    float *w2;              /* (dim, hidden_dim) */
+    Matrix w13;             /* (2 hidden_dim, dim): w1 then w3, so one pass gives both SwiGLU inputs */
+    Matrix w2;              /* (dim, hidden_dim) */
 } LayerWeights;
 
 typedef struct {
-    float *token_embedding; /* (vocab_size, dim) */
+    Matrix token_embedding; /* (vocab_size, dim) */
     LayerWeights *layers;   /* (n_layers,) */
     float *norm;            /* (dim,) */
-    float *classifier;      /* (vocab_size, dim); the token embedding when shared */
+    Matrix classifier;      /* (vocab_size, dim); the token embedding when shared */
 } Weights;
 
 typedef struct {
     Config config;
     Weights weights;        /* pointers into memory */
-    float *memory;          /* all the weights, in our order */
+    void *memory;           /* all the weights, in our order */
 } Model;
 
 /* Sanity bounds, the same as model.py's LLAMA2C_LIMITS: a corrupt header fails here with a message
@@ -165,7 +213,63 @@ static void check_config(const Config *c, const char *path) {
             c->vocab_size);
 }
 
-/* Floats of weights in the file, every format (the v0 RoPE tables are counted by the caller). */
+/* The input length of every matrix of a kind: what its rows' blocks must divide. */
+static int kind_cols(const Config *c, Kind kind) { return kind == KIND_W2 ? c->hidden_dim : c->dim; }
+
+/* Version 2's bytes 88..255: a known type for each kind, only where the rows are whole blocks, the same
+ * type for a shared classifier as for the embedding, a power-of-two NF4 block size exactly when some
+ * matrix is NF4, and zeros elsewhere. */
+static void parse_quant_header(const unsigned char *h, const char *path, Config *c) {
+    int uses_nf4 = 0;
+    for (int k = 0; k < N_KINDS; k++) {
+        int code = h[QUANT_TYPES_OFFSET + k];
+        if (code >= N_WEIGHT_TYPES)
+            die("%s: header gives %s the storage type %d; known types are 0 (f32), 1 (q8_0), 2 (q4_0) and 3 "
+                "(nf4); corrupt, or written by a newer export.py", path, KIND_NAMES[k], code);
+        c->types[k] = (WeightType)code;
+        if (code != WT_F32 && kind_cols(c, (Kind)k) % QK)
+            die("%s: header stores %s as %s, but its rows are %d long, not a multiple of %d; corrupt", path,
+                KIND_NAMES[k], TYPE_NAMES[code], kind_cols(c, (Kind)k), QK);
+        uses_nf4 |= code == WT_NF4;
+    }
+    if (c->shared_classifier && c->types[KIND_CLASSIFIER] != c->types[KIND_EMBEDDING])
+        die("%s: the classifier shares the embedding but the header gives them the types %s and %s; corrupt",
+            path, TYPE_NAMES[c->types[KIND_CLASSIFIER]], TYPE_NAMES[c->types[KIND_EMBEDDING]]);
+    uint32_t blocksize = read_u32(h + NF4_BLOCKSIZE_OFFSET);
+    if (uses_nf4 && (blocksize < QK || blocksize > MAX_NF4_BLOCKSIZE || (blocksize & (blocksize - 1))))
+        die("%s: header's NF4 block size is %u; it must be a power of two in %d..%d; corrupt", path, blocksize, QK,
+            MAX_NF4_BLOCKSIZE);
+    if (!uses_nf4 && blocksize)
+        die("%s: header gives an NF4 block size of %u but no matrix is NF4; corrupt", path, blocksize);
+    c->nf4_blocksize = (int)blocksize;
+    for (int i = QUANT_TYPES_OFFSET + N_KINDS; i < HEADER_BYTES; i++)
+        if (h[i] && (i < NF4_BLOCKSIZE_OFFSET || i >= QUANT_HEADER_END))
+            die("%s: reserved header byte %d is %d, not 0; corrupt, or written by a newer export.py", path, i, h[i]);
+}
+
+/* Bytes a (rows, cols) matrix takes in a file when stored as type. */
+static int64_t tensor_bytes(WeightType type, int64_t rows, int64_t cols, int nf4_blocksize) {
+    int64_t n = rows * cols;
+    switch (type) {
+    case WT_Q8_0: return n / QK * (2 + QK);
+    case WT_Q4_0: return n / QK * (2 + QK / 2);
+    case WT_NF4: return (n + 1) / 2 + 4 * ((n + nf4_blocksize - 1) / nf4_blocksize);
+    default: return 4 * n;
+    }
+}
+
+/* Bytes of weights in a file of our format, either version. */
+static int64_t our_weight_bytes(const Config *c) {
+    int64_t dim = c->dim, kv = c->kv_dim, hidden = c->hidden_dim, vocab = c->vocab_size, bs = c->nf4_blocksize;
+    const WeightType *t = c->types;
+    int64_t per_layer = 4 * 2 * dim + tensor_bytes(t[KIND_WQKV], dim, dim, bs)
+                        + 2 * tensor_bytes(t[KIND_WQKV], kv, dim, bs) + tensor_bytes(t[KIND_WO], dim, dim, bs)
+                        + 2 * tensor_bytes(t[KIND_W13], hidden, dim, bs) + tensor_bytes(t[KIND_W2], dim, hidden, bs);
+    return tensor_bytes(t[KIND_EMBEDDING], vocab, dim, bs) + c->n_layers * per_layer + 4 * dim
+           + (c->shared_classifier ? 0 : tensor_bytes(t[KIND_CLASSIFIER], vocab, dim, bs));
+}
+
+/* Floats of weights in a llama2.c file (the v0 RoPE tables are counted by the caller). */
 static int64_t weight_floats(const Config *c) {
     int64_t dim = c->dim, kv = c->kv_dim, hidden = c->hidden_dim, vocab = c->vocab_size;
     int64_t per_layer = 2 * dim + dim * (dim + 2 * kv) + dim * dim + 3 * dim * hidden;
@@ -182,11 +286,13 @@ static size_t parse_header(const unsigned char *h, size_t file_bytes, const char
     c->tokenizer_flags = -1;
     c->shared_classifier = 1;
     size_t header_bytes;
+    int version = 0;
     if (file_bytes >= 8 && memcmp(h, MODEL_MAGIC, 4) == 0) {
-        int version = read_i32(h + 4);
-        if (version != OUR_VERSION_FP32)
-            die("%s: model format version %d; this run reads version %d (float32 weights), so re-export the "
-                "model with export.py or build run from a newer checkout", path, version, OUR_VERSION_FP32);
+        version = read_i32(h + 4);
+        if (version != OUR_VERSION_FP32 && version != OUR_VERSION_QUANT)
+            die("%s: model format version %d; this run reads versions %d (float32) and %d (quantized), so "
+                "re-export the model with export.py or build run from a newer checkout", path, version,
+                OUR_VERSION_FP32, OUR_VERSION_QUANT);
         if (file_bytes < HEADER_BYTES)
             die("%s: truncated: %zu bytes, shorter than the %d-byte header", path, file_bytes, HEADER_BYTES);
         c->format = FORMAT_OURS;
@@ -203,10 +309,10 @@ static size_t parse_header(const unsigned char *h, size_t file_bytes, const char
         c->norm_eps = read_f32(h + 52);
         memcpy(c->tokenizer_identity, h + 56, SHA256_BYTES);
     } else if (file_bytes >= 8 && read_u32(h) == LLAMA2C_MAGIC) {
-        int version = read_i32(h + 4);
+        version = read_i32(h + 4);
         if (version == 2)
-            die("%s: a llama2.c version 2 (int8) file; this run reads float32 weights: export version 0 or 1, "
-                "or use export.py", path);
+            die("%s: a llama2.c version 2 (int8) file; this run reads llama2.c's float32 versions 0 and 1, and "
+                "our quantized format: python export.py %s out.bin --quant q8_0", path, path);
         if (version != 1)
             die("%s: llama2.c format version %d is unknown (this run reads versions 0 and 1)", path, version);
         if (file_bytes < HEADER_BYTES)
@@ -232,45 +338,212 @@ static size_t parse_header(const unsigned char *h, size_t file_bytes, const char
     check_config(c, path);
     c->head_dim = c->dim / c->n_heads;
     c->kv_dim = c->n_kv_heads * c->head_dim;
+    if (c->format == FORMAT_OURS && version == OUR_VERSION_QUANT) parse_quant_header(h, path, c);
 
-    int64_t floats = weight_floats(c);
-    if (c->format == FORMAT_LLAMA2C_V0) floats += (int64_t)c->seq_len * c->head_dim;  /* cos and sin tables */
-    int64_t expected = (int64_t)header_bytes + 4 * floats;
+    int64_t expected;
+    if (c->format == FORMAT_OURS) expected = (int64_t)header_bytes + our_weight_bytes(c);
+    else {
+        int64_t floats = weight_floats(c);
+        if (c->format == FORMAT_LLAMA2C_V0) floats += (int64_t)c->seq_len * c->head_dim;  /* cos and sin tables */
+        expected = (int64_t)header_bytes + 4 * floats;
+    }
     if ((int64_t)file_bytes != expected)
         die("%s: the header implies %lld bytes but the file has %zu; truncated, or not a model file", path,
             (long long)expected, file_bytes);
     return header_bytes;
 }
 
-/* Points w at weights stored in our order starting at p. */
-static void assign_weights(Weights *w, const Config *c, float *p) {
-    size_t dim = c->dim, kv = c->kv_dim, hidden = c->hidden_dim;
-    w->token_embedding = p, p += c->vocab_size * dim;
-    for (int l = 0; l < c->n_layers; l++) {
-        LayerWeights *L = &w->layers[l];
-        L->attention_norm = p, p += dim;
-        L->wqkv = p, p += (dim + 2 * kv) * dim;
-        L->wo = p, p += dim * dim;
-        L->ffn_norm = p, p += dim;
-        L->w13 = p, p += 2 * hidden * dim;
-        L->w2 = p, p += dim * hidden;
+/* fp16 <-> float32, portable (no F16C needed): the plain kernel and loading use these. */
+static float half_to_float(uint16_t h) {
+    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1F, mant = h & 0x3FF, bits;
+    float v;
+    if (exp == 0) {  /* zero or subnormal: mant * 2^-24, exact in float32 */
+        v = (float)mant * (1.0f / 16777216.0f);
+        return sign ? -v : v;
     }
-    w->norm = p, p += dim;
-    w->classifier = c->shared_classifier ? w->token_embedding : p;
+    bits = sign | (exp == 31 ? 0x7F800000u | (mant << 13) : ((exp + 112) << 23) | (mant << 13));
+    memcpy(&v, &bits, 4);
+    return v;
 }
 
-/* Copies n floats from *src to dst and advances *src: reads a llama2.c file tensor by tensor. */
-static void take(const float **src, float *dst, size_t n) {
-    memcpy(dst, *src, n * sizeof(float));
-    *src += n;
+/* f finite, 0 <= f <= 65504: the nearest fp16, ties to even. */
+static uint16_t float_to_half(float f) {
+    if (f < 6.103515625e-05f) return (uint16_t)lrintf(f * 16777216.0f);  /* subnormal: units of 2^-24 */
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t h = (((x >> 23) - 112) << 10) | ((x & 0x7FFFFF) >> 13), rest = x & 0x1FFF;
+    if (rest > 0x1000 || (rest == 0x1000 && (h & 1))) h++;  /* a carry into the exponent is still right */
+    return (uint16_t)h;
 }
 
-/* Copies the weights of a file in any format, starting at src, into our layer-by-layer order. */
-static void copy_weights(const Weights *w, const Config *c, const float *src) {
-    if (c->format == FORMAT_OURS) {
-        memcpy(w->token_embedding, src, weight_floats(c) * sizeof(float));
+/* The group layout (see Matrix): where element e (0..31) of block b of a row of nb blocks goes, in bytes
+ * from the row's start, for 8-bit codes; and for 4-bit codes, with *high set for the high nibble. */
+static int in_whole_group(int nb, int b) { return b < (nb & ~7); }
+
+static size_t group_offset8(int nb, int b, int e) {
+    if (!in_whole_group(nb, b)) return (size_t)b * QK + e;
+    return (size_t)(b & ~7) * QK + (size_t)(e / 4) * 32 + 4 * (b & 7) + e % 4;
+}
+
+static size_t group_offset4(int nb, int b, int e, int *high) {
+    if (!in_whole_group(nb, b)) {
+        *high = e >= QK / 2;
+        return (size_t)b * (QK / 2) + e % (QK / 2);
+    }
+    int c = e / 4;
+    *high = (c % 4) / 2;
+    return (size_t)(b & ~7) * (QK / 2) + (size_t)64 * (c / 4) + 32 * (c % 2) + 4 * (b & 7) + e % 4;
+}
+
+/* Stores code (a Q8_0 int8 as its byte, or a 4-bit code) of element e of block b of row r. */
+static void put_code(const Matrix *m, int r, int b, int e, unsigned code) {
+    int nb = m->cols / QK, high;
+    if (m->type == WT_Q8_0) {
+        m->q[(size_t)r * m->cols + group_offset8(nb, b, e)] = (uint8_t)code;
         return;
     }
+    uint8_t *byte = m->q + (size_t)r * (m->cols / 2) + group_offset4(nb, b, e, &high);
+    *byte |= (uint8_t)(high ? code << 4 : code);
+}
+
+/* The 4-bit or 8-bit code of element e of block b of row r: the inverse of put_code. */
+static unsigned get_code(const Matrix *m, int r, int b, int e) {
+    int nb = m->cols / QK, high;
+    if (m->type == WT_Q8_0) return m->q[(size_t)r * m->cols + group_offset8(nb, b, e)];
+    uint8_t byte = m->q[(size_t)r * (m->cols / 2) + group_offset4(nb, b, e, &high)];
+    return high ? byte >> 4 : byte & 15;
+}
+
+/* Row r of m as float32, into out (cols,): the token embedding's lookup. */
+static void dequantize_row(const Matrix *m, int r, float *out) {
+    if (m->type == WT_F32) {
+        memcpy(out, m->f32 + (size_t)r * m->cols, m->cols * sizeof(float));
+        return;
+    }
+    int nb = m->cols / QK;
+    for (int b = 0; b < nb; b++) {
+        float scale = half_to_float(m->scales[(size_t)r * nb + b]);
+        for (int e = 0; e < QK; e++) {
+            unsigned code = get_code(m, r, b, e);
+            float w = m->type == WT_Q8_0 ? (float)(int8_t)code : m->type == WT_Q4_0 ? (float)((int)code - 8)
+                                                                                   : NF4_CODE[code];
+            out[b * QK + e] = w * scale;
+        }
+    }
+}
+
+/* Reserves bytes in the weight memory at *offset, 64-byte aligned; returns where (NULL while only counting). */
+static void *place(char *base, size_t *offset, size_t bytes) {
+    size_t at = (*offset + 63) & ~(size_t)63;
+    *offset = at + bytes;
+    return base ? base + at : NULL;
+}
+
+static void place_matrix(Matrix *m, WeightType type, int rows, int cols, char *base, size_t *offset) {
+    size_t n = (size_t)rows * cols;
+    m->type = type, m->rows = rows, m->cols = cols;
+    if (type == WT_F32) {
+        m->f32 = place(base, offset, n * sizeof(float));
+        return;
+    }
+    m->q = place(base, offset, type == WT_Q8_0 ? n : n / 2);
+    m->scales = place(base, offset, n / QK * sizeof(uint16_t));
+    if (base && type != WT_Q8_0) memset(m->q, 0, n / 2);  /* put_code ORs nibbles in */
+}
+
+/* Points w into the weight memory at base, in our order; returns the bytes it takes (base NULL: only count). */
+static size_t place_weights(Weights *w, const Config *c, char *base) {
+    size_t offset = 0, dim = c->dim, kv = c->kv_dim, hidden = c->hidden_dim;
+    place_matrix(&w->token_embedding, c->types[KIND_EMBEDDING], c->vocab_size, dim, base, &offset);
+    for (int l = 0; l < c->n_layers; l++) {
+        LayerWeights *L = &w->layers[l];
+        L->attention_norm = place(base, &offset, dim * sizeof(float));
+        place_matrix(&L->wqkv, c->types[KIND_WQKV], dim + 2 * kv, dim, base, &offset);
+        place_matrix(&L->wo, c->types[KIND_WO], dim, dim, base, &offset);
+        L->ffn_norm = place(base, &offset, dim * sizeof(float));
+        place_matrix(&L->w13, c->types[KIND_W13], 2 * hidden, dim, base, &offset);
+        place_matrix(&L->w2, c->types[KIND_W2], dim, hidden, base, &offset);
+    }
+    w->norm = place(base, &offset, dim * sizeof(float));
+    if (c->shared_classifier) w->classifier = w->token_embedding;
+    else place_matrix(&w->classifier, c->types[KIND_CLASSIFIER], c->vocab_size, dim, base, &offset);
+    return offset;
+}
+
+/* Copies n floats from *src to dst and advances *src: reads a file tensor by tensor. */
+static void take(const unsigned char **src, float *dst, size_t n) {
+    memcpy(dst, *src, n * sizeof(float));
+    *src += n * sizeof(float);
+}
+
+/* Reads the tensor `name` of layer `layer` (-1: not in a layer), rows (rows, m->cols) stored as m->type at
+ * *src, into rows row0.. of m; advances *src. Every scale is checked: a NaN or infinite one (or a negative
+ * NF4 absmax, or one beyond fp16's range) is a corrupt file, not something to compute with. */
+static void read_tensor(const Matrix *m, int row0, int rows, const unsigned char **src, const Config *c,
+                        const char *path, const char *name, int layer) {
+    const unsigned char *p = *src;
+    int cols = m->cols, nb = cols / QK;
+    char where[64];
+    if (layer >= 0) snprintf(where, sizeof where, "layer %d's %s", layer, name);
+    else snprintf(where, sizeof where, "%s", name);
+    *src += tensor_bytes(m->type, rows, cols, c->nf4_blocksize);
+    if (m->type == WT_F32) {
+        memcpy(m->f32 + (size_t)row0 * cols, p, (size_t)rows * cols * sizeof(float));
+        return;
+    }
+    if (m->type == WT_NF4) {  /* codes of the flattened tensor, then one float32 absmax per block */
+        const unsigned char *codes = p, *absmax = p + ((size_t)rows * cols + 1) / 2;
+        for (int r = 0; r < rows; r++)
+            for (int b = 0; b < nb; b++) {
+                size_t first = (size_t)r * cols + (size_t)b * QK;  /* element index in the flattened tensor */
+                size_t block = first / c->nf4_blocksize;
+                float a = read_f32(absmax + 4 * block);
+                if (!(a >= 0 && a <= MAX_FP16))
+                    die("%s: %s (nf4) has absmax %g in block %zu; it must be finite, >= 0 and at most %d; corrupt",
+                        path, where, a, block, MAX_FP16);
+                m->scales[(size_t)(row0 + r) * nb + b] = float_to_half(a);
+                for (int e = 0; e < QK; e++) {
+                    unsigned char byte = codes[(first + e) / 2];
+                    put_code(m, row0 + r, b, e, (first + e) % 2 ? byte & 15 : byte >> 4);
+                }
+            }
+        return;
+    }
+    size_t block_bytes = m->type == WT_Q8_0 ? 2 + QK : 2 + QK / 2;
+    for (int r = 0; r < rows; r++)
+        for (int b = 0; b < nb; b++, p += block_bytes) {
+            uint16_t d = (uint16_t)(p[0] | p[1] << 8);
+            if ((d & 0x7C00) == 0x7C00)
+                die("%s: %s (%s) row %d block %d has %s scale; corrupt", path, where, TYPE_NAMES[m->type], r, b,
+                    d & 0x3FF ? "a NaN" : "an infinite");
+            m->scales[(size_t)(row0 + r) * nb + b] = d;
+            for (int e = 0; e < QK; e++)
+                put_code(m, row0 + r, b, e, m->type == WT_Q8_0 ? p[2 + e] : e < 16 ? p[2 + e] & 15 : p[2 + e - 16] >> 4);
+        }
+}
+
+/* Reads the weights of our format (either version), starting at src, into w. */
+static void read_ours(const Weights *w, const Config *c, const unsigned char *src, const char *path) {
+    int dim = c->dim, kv = c->kv_dim, hidden = c->hidden_dim;
+    read_tensor(&w->token_embedding, 0, c->vocab_size, &src, c, path, "tok_embeddings", -1);
+    for (int l = 0; l < c->n_layers; l++) {
+        const LayerWeights *L = &w->layers[l];
+        take(&src, L->attention_norm, dim);
+        read_tensor(&L->wqkv, 0, dim, &src, c, path, "wq", l);
+        read_tensor(&L->wqkv, dim, kv, &src, c, path, "wk", l);
+        read_tensor(&L->wqkv, dim + kv, kv, &src, c, path, "wv", l);
+        read_tensor(&L->wo, 0, dim, &src, c, path, "wo", l);
+        take(&src, L->ffn_norm, dim);
+        read_tensor(&L->w13, 0, hidden, &src, c, path, "w1", l);
+        read_tensor(&L->w13, hidden, hidden, &src, c, path, "w3", l);
+        read_tensor(&L->w2, 0, dim, &src, c, path, "w2", l);
+    }
+    take(&src, w->norm, dim);
+    if (!c->shared_classifier) read_tensor(&w->classifier, 0, c->vocab_size, &src, c, path, "output", -1);
+}
+
+/* Copies the float32 weights of a llama2.c file, starting at src, into our layer-by-layer order. */
+static void read_llama2c(const Weights *w, const Config *c, const unsigned char *src) {
     size_t dim = c->dim, kv = c->kv_dim, hidden = c->hidden_dim, L = c->n_layers;
     const LayerWeights *ly = w->layers;
     if (c->format == FORMAT_LLAMA2C_V1) {  /* norms first */
@@ -278,33 +551,33 @@ static void copy_weights(const Weights *w, const Config *c, const float *src) {
         for (size_t l = 0; l < L; l++) take(&src, ly[l].ffn_norm, dim);
         take(&src, w->norm, dim);
     }
-    take(&src, w->token_embedding, c->vocab_size * dim);
+    take(&src, w->token_embedding.f32, c->vocab_size * dim);
     if (c->format == FORMAT_LLAMA2C_V0)
         for (size_t l = 0; l < L; l++) take(&src, ly[l].attention_norm, dim);
-    for (size_t l = 0; l < L; l++) take(&src, ly[l].wqkv, dim * dim);                    /* wq */
-    for (size_t l = 0; l < L; l++) take(&src, ly[l].wqkv + dim * dim, kv * dim);         /* wk */
-    for (size_t l = 0; l < L; l++) take(&src, ly[l].wqkv + (dim + kv) * dim, kv * dim);  /* wv */
-    for (size_t l = 0; l < L; l++) take(&src, ly[l].wo, dim * dim);
+    for (size_t l = 0; l < L; l++) take(&src, ly[l].wqkv.f32, dim * dim);                    /* wq */
+    for (size_t l = 0; l < L; l++) take(&src, ly[l].wqkv.f32 + dim * dim, kv * dim);         /* wk */
+    for (size_t l = 0; l < L; l++) take(&src, ly[l].wqkv.f32 + (dim + kv) * dim, kv * dim);  /* wv */
+    for (size_t l = 0; l < L; l++) take(&src, ly[l].wo.f32, dim * dim);
     if (c->format == FORMAT_LLAMA2C_V0)
         for (size_t l = 0; l < L; l++) take(&src, ly[l].ffn_norm, dim);
-    for (size_t l = 0; l < L; l++) take(&src, ly[l].w13, hidden * dim);                  /* w1 */
-    for (size_t l = 0; l < L; l++) take(&src, ly[l].w2, dim * hidden);
-    for (size_t l = 0; l < L; l++) take(&src, ly[l].w13 + hidden * dim, hidden * dim);   /* w3 */
+    for (size_t l = 0; l < L; l++) take(&src, ly[l].w13.f32, hidden * dim);                  /* w1 */
+    for (size_t l = 0; l < L; l++) take(&src, ly[l].w2.f32, dim * hidden);
+    for (size_t l = 0; l < L; l++) take(&src, ly[l].w13.f32 + hidden * dim, hidden * dim);   /* w3 */
     if (c->format == FORMAT_LLAMA2C_V0) {
         take(&src, w->norm, dim);
-        src += (size_t)c->seq_len * c->head_dim;  /* llama2.c's RoPE tables: we compute our own */
+        src += (size_t)c->seq_len * c->head_dim * sizeof(float);  /* llama2.c's RoPE tables: we compute our own */
     }
-    if (!c->shared_classifier) take(&src, w->classifier, c->vocab_size * dim);
+    if (!c->shared_classifier) take(&src, w->classifier.f32, c->vocab_size * dim);
 }
 
-/* Memory for n floats, 2 MiB aligned and backed by huge pages where Linux offers them (the hint may be
- * ignored; the memory works either way). */
-static float *alloc_weights(int64_t n) {
+/* Memory for the weights (and the KV cache), 2 MiB aligned and backed by huge pages where Linux offers them
+ * (the hint may be ignored; the memory works either way). */
+static void *alloc_pages(size_t bytes, const char *what) {
     const size_t huge_page = (size_t)2 << 20;
-    size_t bytes = ((size_t)n * sizeof(float) + huge_page - 1) / huge_page * huge_page;
+    bytes = (bytes + huge_page - 1) / huge_page * huge_page;
     void *p = NULL;
-    if (posix_memalign(&p, huge_page, bytes) != 0)
-        die("out of memory: cannot allocate %.1f MiB for the model's weights", bytes / 1048576.0);
+    if (posix_memalign(&p, huge_page, bytes ? bytes : huge_page) != 0)
+        die("out of memory: cannot allocate %.1f MiB for %s", bytes / 1048576.0, what);
 #ifdef MADV_HUGEPAGE
     madvise(p, bytes, MADV_HUGEPAGE);
 #endif
@@ -327,9 +600,11 @@ static void build_model(Model *m, const char *path) {
     Config *c = &m->config;
     size_t header = parse_header(file, bytes, path, c);
     m->weights.layers = checked_calloc(c->n_layers, sizeof(LayerWeights), "the layer table");
-    m->memory = alloc_weights(weight_floats(c));
-    assign_weights(&m->weights, c, m->memory);
-    copy_weights(&m->weights, c, (const float *)((const char *)file + header));
+    m->memory = alloc_pages(place_weights(&m->weights, c, NULL), "the model's weights");
+    place_weights(&m->weights, c, m->memory);
+    const unsigned char *weights = (const unsigned char *)file + header;
+    if (c->format == FORMAT_OURS) read_ours(&m->weights, c, weights, path);
+    else read_llama2c(&m->weights, c, weights);
     munmap(file, bytes);
 }
 
@@ -341,6 +616,13 @@ static void free_model(Model *m) {
 /* ----------------------------------------------------------------------------------------------------
  * The forward pass: one token at one position in, logits for the next token out. */
 
+/* A vector quantized for the integer matrix-vector products (see "Quantized matrix-vector products"). */
+typedef struct {
+    int8_t *q;         /* (n,) int8 codes, in the group layout of an 8-bit matrix row */
+    float *d;          /* (n / 32,) each block's scale: x ~ d q */
+    int32_t *neg_sum;  /* (n / 32,) minus each block's sum of q, for the offset corrections */
+} QuantizedVector;
+
 typedef struct {
     float *x;            /* (dim,) the residual stream */
     float *xb, *xb2;     /* (dim,) scratch */
@@ -351,6 +633,7 @@ typedef struct {
     float *key_cache;    /* (n_layers, n_kv_heads, n_pos, head_dim): each head's keys contiguous, so */
     float *value_cache;  /* attention reads one sequential stream per head; likewise the values */
     float *rope_cos, *rope_sin;  /* (head_dim / 2,) the rotation of the current position */
+    QuantizedVector qx;  /* the input of a quantized matmul: (max(dim, hidden_dim),) */
     int n_pos;           /* positions the caches hold: only what this run will use, not the whole context */
 } RunState;
 
@@ -369,15 +652,24 @@ static void build_state(RunState *s, const Config *c, int n_pos) {
     s->hb = checked_calloc(2 * (size_t)c->hidden_dim, sizeof(float), "activations");
     s->att = checked_calloc((size_t)c->n_heads * n_pos, sizeof(float), "attention weights");
     s->logits = checked_calloc(c->vocab_size, sizeof(float), "logits");
-    s->key_cache = checked_calloc((size_t)c->n_layers * n_pos * c->kv_dim, sizeof(float), "the key cache");
-    s->value_cache = checked_calloc((size_t)c->n_layers * n_pos * c->kv_dim, sizeof(float), "the value cache");
+    /* In 2 MiB pages like the weights: attention reads every cached position of every head for every token,
+     * and with 4 KiB pages its TLB misses cost about a tenth of its time (110M, Q4_0). Every position is
+     * written before it is read, so the memory needs no zeroing. */
+    size_t cache_bytes_exact = (size_t)c->n_layers * n_pos * c->kv_dim * sizeof(float);
+    s->key_cache = alloc_pages(cache_bytes_exact, "the key cache");
+    s->value_cache = alloc_pages(cache_bytes_exact, "the value cache");
     s->rope_cos = checked_calloc(c->head_dim / 2, sizeof(float), "rotary embeddings");
     s->rope_sin = checked_calloc(c->head_dim / 2, sizeof(float), "rotary embeddings");
+    size_t widest = c->hidden_dim > c->dim ? c->hidden_dim : c->dim;
+    s->qx.q = checked_calloc(widest, 1, "the quantized activations");
+    s->qx.d = checked_calloc(widest / QK + 1, sizeof(float), "the quantized activations");
+    s->qx.neg_sum = checked_calloc(widest / QK + 1, sizeof(int32_t), "the quantized activations");
 }
 
 static void free_state(RunState *s) {
     free(s->x), free(s->xb), free(s->xb2), free(s->qkv), free(s->hb), free(s->att), free(s->logits);
     free(s->key_cache), free(s->value_cache), free(s->rope_cos), free(s->rope_sin);
+    free(s->qx.q), free(s->qx.d), free(s->qx.neg_sum);
 }
 
 /* y = x / sqrt(mean(x^2) + eps) * weight (Zhang & Sennrich 2019). */
@@ -421,13 +713,396 @@ SIMD_CLONES static float dot(const float *restrict a, const float *restrict b, i
     return sum;
 }
 
-/* out (d,) = W (d, n) @ x (n,). Nearly all the time goes here, and it is bound by memory bandwidth: every
- * weight is read once per token. Threads take contiguous blocks of rows, and each row is one sequential
- * stream. (Computing four rows per step, so that each load of x serves four, measured slower: it reads four
- * streams at once and was further from the bandwidth a plain sum reaches. See docs/run.md.) */
-static void matmul(float *restrict out, const float *restrict x, const float *restrict w, int n, int d) {
+/* out (d,) = W (d, n) @ x (n,) for a float32 W. Nearly all the time goes here, and it is bound by memory
+ * bandwidth: every weight is read once per token. Threads take contiguous blocks of rows, and each row is one
+ * sequential stream. (Computing four rows per step, so that each load of x serves four, measured slower: it
+ * reads four streams at once and was further from the bandwidth a plain sum reaches. See docs/run.md.) */
+static void matmul_f32(float *restrict out, const float *restrict x, const float *restrict w, int n, int d) {
 #pragma omp parallel for schedule(static)
     for (int i = 0; i < d; i++) out[i] = dot(w + (size_t)i * n, x, n);
+}
+
+/* ----------------------------------------------------------------------------------------------------
+ * Quantized matrix-vector products. A quantized weight costs 4.5 or 8.5 bits instead of 32, so these would
+ * be 4-7x faster than float32 if they could still keep up with memory; decoding each weight to a float
+ * and multiplying in float32 cannot (about 4 instructions per 16 weights). Instead, as in ggml and
+ * llama2.c's runq.c, the input vector is quantized too, to int8 in blocks of 32 with a float scale each,
+ * so that a block's dot product is a sum of int8 x int8 products, exact in int32, times two scales:
+ *
+ *     sum_j w_j x_j  ~  sum_blocks  d_w d_x  sum_{j in block} q_j p_j
+ *
+ * 64 such products are one AVX-512 VNNI instruction (vpdpbusd: unsigned bytes x signed bytes, summed in
+ * fours into int32) or, with AVX2, two (vpmaddubsw, then vpmaddwd to widen). vpdpbusd wants one operand
+ * unsigned: 4-bit codes are (0..15, with Q4_0's offset 8 taken out afterwards as 8 sum p_j), and Q8_0 and
+ * NF4 codes are made so by adding 128 (flipping the top bit; the NF4 table is stored +128), which is
+ * 128 sum p_j to take out. Those sums come with the quantized vector, one per block, and seed the int32
+ * accumulator. NF4 codes become int8 through a 16-entry table (one byte shuffle): round(127 * NF4_CODE).
+ *
+ * The input is quantized once per matmul, then all rows of the matrix (wq/wk/wv at once, w1/w3 at once)
+ * read it; threads take contiguous blocks of rows, as for float32. The error this adds is that of
+ * rounding x to 8 bits per block (about 0.2% of the block's largest value, per element) and, for NF4, of
+ * rounding the codes to the table (at most 0.4% of the absmax) and the absmax to fp16: all far below the
+ * 4-bit quantization error itself; docs/run.md measures what it does to perplexity. */
+
+static int8_t NF4_INT8[16];   /* round(127 * NF4_CODE) */
+static uint8_t NF4_UINT8[16]; /* the same + 128, for vpdpbusd's unsigned operand */
+
+static void init_nf4_tables(void) {
+    for (int i = 0; i < 16; i++) {
+        NF4_INT8[i] = (int8_t)lrintf(127.0f * NF4_CODE[i]);
+        NF4_UINT8[i] = (uint8_t)(NF4_INT8[i] + 128);
+    }
+}
+
+/* One block of 32 inputs -> its int8 codes q, scale d and sum of codes: scaled so the largest magnitude is
+ * 127, rounded to nearest (even on ties). A block holding NaN or infinity gets a NaN scale and zero codes,
+ * so the NaN reaches the output as it would in float32, without converting NaN to an integer. Each kernel
+ * has its own version (below); all round the same numbers the same way. */
+static void quantize_block_plain(const float *x, int8_t *q, float *d, int *sum) {
+    float amax = 0.0f, probe = 0.0f;
+    for (int e = 0; e < QK; e++) {
+        float a = fabsf(x[e]);
+        amax = a > amax ? a : amax;
+        probe += x[e] * 0.0f;  /* NaN if any element is NaN or infinite */
+    }
+    *sum = 0;
+    if (probe != 0.0f) {
+        memset(q, 0, QK);
+        *d = NAN;
+        return;
+    }
+    *d = amax / 127.0f;
+    float inv = *d > 0 ? 1.0f / *d : 0.0f;
+    for (int e = 0; e < QK; e++) {
+        int code = (int)nearbyintf(x[e] * inv);
+        code = code > 127 ? 127 : code < -127 ? -127 : code;
+        q[e] = (int8_t)code;
+        *sum += code;
+    }
+}
+
+/* Kernels compute out[i] for rows i of [r0, r1) of a quantized W: one call per thread's block of rows,
+ * each row's blocks in the layout's order. NF4's table is scaled to +-127; post = 1/127 undoes it. */
+static float post_scale(WeightType type) { return type == WT_NF4 ? 1.0f / 127.0f : 1.0f; }
+static size_t row_bytes(const Matrix *w) { return w->type == WT_Q8_0 ? (size_t)w->cols : (size_t)w->cols / 2; }
+
+/* The weight value of element e of block b of row r, as the kernels see it: an int8 (NF4 through the table). */
+static int weight_value(const Matrix *w, int r, int b, int e) {
+    unsigned code = get_code(w, r, b, e);
+    return w->type == WT_Q8_0 ? (int8_t)code : w->type == WT_Q4_0 ? (int)code - 8 : NF4_INT8[code];
+}
+
+/* The plain C kernel, for any CPU. Its float arithmetic is the SIMD kernels' step for step (8 lanes: a block
+ * of a whole group per lane, or a tail block's 8 runs of 4 elements; one fused multiply-add each; the same
+ * pairwise sum at the end), so every kernel gives the same bits and a story does not depend on the CPU. */
+static void rows_plain(const Matrix *w, const QuantizedVector *v, int r0, int r1, float *out) {
+    const int nb = w->cols / QK;
+    for (int r = r0; r < r1; r++) {
+        float lanes[8] = {0};
+        for (int b = 0; b < nb; b++) {
+            int whole = in_whole_group(nb, b);
+            int32_t sums[8] = {0};
+            for (int e = 0; e < QK; e++)
+                sums[whole ? 0 : e / 4] += weight_value(w, r, b, e) * v->q[group_offset8(nb, b, e)];
+            float scale = half_to_float(w->scales[(size_t)r * nb + b]) * v->d[b];
+            if (whole) lanes[b & 7] = fmaf((float)sums[0], scale, lanes[b & 7]);
+            else for (int j = 0; j < 8; j++) lanes[j] = fmaf((float)sums[j], scale, lanes[j]);
+        }
+        float s0 = lanes[0] + lanes[4], s1 = lanes[1] + lanes[5], s2 = lanes[2] + lanes[6], s3 = lanes[3] + lanes[7];
+        out[r] = post_scale(w->type) * ((s0 + s2) + (s1 + s3));
+    }
+}
+
+/* x86-64 kernels with intrinsics, compiled for their instruction sets by function attribute (like
+ * target_clones, so `make` stays portable) and chosen at run time in choose_kernel. They take one row at a
+ * time, so each thread reads one sequential stream: computing four rows per step (one load of the input
+ * for four rows) measured 1.5-3x slower from memory here, as it did for float32. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define X86_KERNELS 1
+#include <immintrin.h>
+#define TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+#define TARGET_AVX2 __attribute__((target("avx2,fma,f16c")))
+#define INLINE static inline __attribute__((always_inline))
+
+/* The sum of 8 floats (AVX2 code, which the AVX-512 kernel inlines too). */
+TARGET_AVX2 INLINE float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+
+/* A block after the last whole group (natural order) as 32 signed int8 weights, element order: Q8_0 as it
+ * is, 4-bit codes unpacked (low nibbles are elements 0..15), then Q4_0's offset or NF4's table. */
+TARGET_AVX2 INLINE __m256i tail_block_avx2(const WeightType type, const uint8_t *g) {
+    if (type == WT_Q8_0) return _mm256_loadu_si256((const __m256i *)g);
+    const __m128i low = _mm_set1_epi8(0x0F), packed = _mm_loadu_si128((const __m128i *)g);
+    __m256i codes = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(packed, 4), low), _mm_and_si128(packed, low));
+    if (type == WT_Q4_0) return _mm256_sub_epi8(codes, _mm256_set1_epi8(8));
+    return _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)NF4_INT8)), codes);
+}
+
+/* AVX-512 VNNI, one row: a whole group of 8 blocks is 4 vpdpbusd of 64 bytes per row (two int32
+ * chains, which the CPU overlaps), whose 16 lanes are each block's sum twice over: folded to 8, converted,
+ * scaled and added. A tail block is one 32-byte vpdpbusd, signed x signed as |w| x (x with w's sign). */
+TARGET_AVX512 INLINE float row_avx512(const WeightType type, const Matrix *w, const QuantizedVector *v, int row) {
+    const int nb = w->cols / QK, shift = type == WT_Q4_0 ? 3 : 7;  /* the offset to take out: 8 or 128 sum(q) */
+    const size_t stride = row_bytes(w), block_bytes = type == WT_Q8_0 ? QK : QK / 2;
+    const uint8_t *q = w->q + row * stride;
+    const uint16_t *ws = w->scales + (size_t)row * nb;
+    const __m512i low = _mm512_set1_epi8(0x0F), flip = _mm512_set1_epi8((char)0x80);
+    const __m512i table = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)NF4_UINT8));
+    __m256 acc = _mm256_setzero_ps();
+    int b = 0;
+    for (; b + 8 <= nb; b += 8) {
+        const int8_t *x = v->q + (size_t)b * QK;
+        const __m512i x0 = _mm512_loadu_si512(x), x1 = _mm512_loadu_si512(x + 64);
+        const __m512i x2 = _mm512_loadu_si512(x + 128), x3 = _mm512_loadu_si512(x + 192);
+        const __m512i offset = _mm512_zextsi256_si512(
+            _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)(v->neg_sum + b)), shift));
+        const __m256 d = _mm256_loadu_ps(v->d + b);
+        const uint8_t *g = q + b * block_bytes;
+        __m512i s0 = offset, s1 = _mm512_setzero_si512();
+        if (type == WT_Q8_0) {
+            s0 = _mm512_dpbusd_epi32(s0, _mm512_xor_si512(_mm512_loadu_si512(g), flip), x0);
+            s1 = _mm512_dpbusd_epi32(s1, _mm512_xor_si512(_mm512_loadu_si512(g + 64), flip), x1);
+            s0 = _mm512_dpbusd_epi32(s0, _mm512_xor_si512(_mm512_loadu_si512(g + 128), flip), x2);
+            s1 = _mm512_dpbusd_epi32(s1, _mm512_xor_si512(_mm512_loadu_si512(g + 192), flip), x3);
+        } else {
+            __m512i c0 = _mm512_loadu_si512(g), c1 = _mm512_loadu_si512(g + 64);
+            __m512i l0 = _mm512_and_si512(c0, low), h0 = _mm512_and_si512(_mm512_srli_epi16(c0, 4), low);
+            __m512i l1 = _mm512_and_si512(c1, low), h1 = _mm512_and_si512(_mm512_srli_epi16(c1, 4), low);
+            if (type == WT_NF4) {
+                l0 = _mm512_shuffle_epi8(table, l0), h0 = _mm512_shuffle_epi8(table, h0);
+                l1 = _mm512_shuffle_epi8(table, l1), h1 = _mm512_shuffle_epi8(table, h1);
+            }
+            s0 = _mm512_dpbusd_epi32(s0, l0, x0);
+            s1 = _mm512_dpbusd_epi32(s1, h0, x1);
+            s0 = _mm512_dpbusd_epi32(s0, l1, x2);
+            s1 = _mm512_dpbusd_epi32(s1, h1, x3);
+        }
+        __m512i s = _mm512_add_epi32(s0, s1);
+        __m256i sums = _mm256_add_epi32(_mm512_castsi512_si256(s), _mm512_extracti64x4_epi64(s, 1));
+        __m256 scale = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(ws + b))), d);
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), scale, acc);
+    }
+    for (; b < nb; b++) {  /* the blocks after the last whole group, in natural order */
+        const __m256i x = _mm256_loadu_si256((const __m256i *)(v->q + (size_t)b * QK));
+        __m256i w8 = tail_block_avx2(type, q + b * block_bytes);
+        __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(w8), _mm256_sign_epi8(x, w8));
+        __m256 scale = _mm256_set1_ps(_cvtsh_ss(ws[b]) * v->d[b]);
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), scale, acc);
+    }
+    return post_scale(type) * hsum8(acc);
+}
+
+TARGET_AVX512 INLINE void rows_avx512_t(const WeightType type, const Matrix *w, const QuantizedVector *v, int r0,
+                                        int r1, float *out) {
+    for (int r = r0; r < r1; r++) out[r] = row_avx512(type, w, v, r);
+}
+
+TARGET_AVX512 static void rows_avx512(const Matrix *w, const QuantizedVector *v, int r0, int r1, float *out) {
+    switch (w->type) {  /* one specialised copy of the loops per type */
+    case WT_Q8_0: rows_avx512_t(WT_Q8_0, w, v, r0, r1, out); break;
+    case WT_Q4_0: rows_avx512_t(WT_Q4_0, w, v, r0, r1, out); break;
+    default: rows_avx512_t(WT_NF4, w, v, r0, r1, out); break;
+    }
+}
+
+TARGET_AVX512 static void quantize_block_avx512(const float *x, int8_t *q, float *d, int *sum) {
+    const __m512 inf = _mm512_set1_ps(INFINITY);
+    __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+    __m512 a0 = _mm512_abs_ps(v0), a1 = _mm512_abs_ps(v1);
+    *sum = 0;
+    if (_mm512_cmp_ps_mask(a0, inf, _CMP_NLT_UQ) | _mm512_cmp_ps_mask(a1, inf, _CMP_NLT_UQ)) {  /* NaN or inf */
+        memset(q, 0, QK);
+        *d = NAN;
+        return;
+    }
+    *d = _mm512_reduce_max_ps(_mm512_max_ps(a0, a1)) / 127.0f;
+    __m512 inv = _mm512_set1_ps(*d > 0 ? 1.0f / *d : 0.0f);
+    const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127);
+    __m512i i0 = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(v0, inv)), lo), hi);
+    __m512i i1 = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(v1, inv)), lo), hi);
+    *sum = _mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1));
+    _mm_storeu_si128((__m128i *)q, _mm512_cvtsepi32_epi8(i0));
+    _mm_storeu_si128((__m128i *)(q + 16), _mm512_cvtsepi32_epi8(i1));
+}
+
+TARGET_AVX2 static void quantize_block_avx2(const float *x, int8_t *q, float *d, int *sum) {
+    const __m256 sign = _mm256_set1_ps(-0.0f), inf = _mm256_set1_ps(INFINITY);
+    __m256 v[4], amax = _mm256_setzero_ps();
+    int bad = 0;
+    for (int i = 0; i < 4; i++) {
+        v[i] = _mm256_loadu_ps(x + 8 * i);
+        __m256 a = _mm256_andnot_ps(sign, v[i]);
+        amax = _mm256_max_ps(amax, a);
+        bad |= _mm256_movemask_ps(_mm256_cmp_ps(a, inf, _CMP_NLT_UQ));  /* NaN or inf */
+    }
+    *sum = 0;
+    if (bad) {
+        memset(q, 0, QK);
+        *d = NAN;
+        return;
+    }
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    *d = _mm_cvtss_f32(m) / 127.0f;
+    __m256 inv = _mm256_set1_ps(*d > 0 ? 1.0f / *d : 0.0f);
+    const __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127);
+    __m256i i32[4], total = _mm256_setzero_si256();
+    for (int i = 0; i < 4; i++) {
+        i32[i] = _mm256_min_epi32(_mm256_max_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(v[i], inv)), lo), hi);
+        total = _mm256_add_epi32(total, i32[i]);
+    }
+    __m128i t = _mm_add_epi32(_mm256_castsi256_si128(total), _mm256_extracti128_si256(total, 1));
+    t = _mm_hadd_epi32(t, t);
+    *sum = _mm_cvtsi128_si32(_mm_hadd_epi32(t, t));
+    /* packs work within 128-bit lanes: the permute puts the four groups of 8 back in order */
+    __m256i packed = _mm256_packs_epi16(_mm256_packs_epi32(i32[0], i32[1]), _mm256_packs_epi32(i32[2], i32[3]));
+    packed = _mm256_permutevar8x32_epi32(packed, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256((__m256i *)q, packed);
+}
+
+/* 8-bit weights times activations, in int32 lanes of 4 products: vpmaddubsw needs an unsigned operand, so
+ * (|w|, x with w's sign); pairs of products stay within int16 (2 * 127 * 127 < 32768). */
+TARGET_AVX2 INLINE __m256i dot_signed_avx2(__m256i w, __m256i x) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w)),
+                             _mm256_set1_epi16(1));
+}
+
+/* AVX2, one row: each 32-byte chunk of a whole group is one operation per 8 blocks. Q4_0's products
+ * (codes 0..15) are small enough to add eight chunks in int16 before widening; Q8_0 and NF4 (signed codes
+ * up to 127) widen every chunk. A tail block is one 32-byte product, as in the AVX-512 kernel. */
+TARGET_AVX2 INLINE float row_avx2(const WeightType type, const Matrix *w, const QuantizedVector *v, int row) {
+    const int nb = w->cols / QK;
+    const size_t stride = row_bytes(w), block_bytes = type == WT_Q8_0 ? QK : QK / 2;
+    const uint8_t *q = w->q + row * stride;
+    const uint16_t *ws = w->scales + (size_t)row * nb;
+    const __m256i low = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+    const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)NF4_INT8));
+    __m256 acc = _mm256_setzero_ps();
+    int b = 0;
+    for (; b + 8 <= nb; b += 8) {
+        const int8_t *x = v->q + (size_t)b * QK;
+        const __m256i offset = _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)(v->neg_sum + b)), 3);  /* Q4_0 */
+        const __m256 d = _mm256_loadu_ps(v->d + b);
+        const uint8_t *g = q + b * block_bytes;
+        __m256i s = _mm256_setzero_si256();
+        if (type == WT_Q8_0) {
+            for (int c = 0; c < 8; c++)
+                s = _mm256_add_epi32(s, dot_signed_avx2(_mm256_loadu_si256((const __m256i *)(g + 32 * c)),
+                                                        _mm256_loadu_si256((const __m256i *)(x + 32 * c))));
+        } else {
+            __m256i pairs = _mm256_setzero_si256();  /* Q4_0: int16 sums of products */
+            for (int k = 0; k < 2; k++)
+                for (int h = 0; h < 2; h++) {
+                    __m256i codes = _mm256_loadu_si256((const __m256i *)(g + 64 * k + 32 * h));
+                    __m256i lo = _mm256_and_si256(codes, low), hi = _mm256_and_si256(_mm256_srli_epi16(codes, 4), low);
+                    __m256i xlo = _mm256_loadu_si256((const __m256i *)(x + 32 * (4 * k + h)));
+                    __m256i xhi = _mm256_loadu_si256((const __m256i *)(x + 32 * (4 * k + 2 + h)));
+                    if (type == WT_Q4_0) {
+                        pairs = _mm256_add_epi16(pairs, _mm256_maddubs_epi16(lo, xlo));
+                        pairs = _mm256_add_epi16(pairs, _mm256_maddubs_epi16(hi, xhi));
+                    } else {
+                        s = _mm256_add_epi32(s, dot_signed_avx2(_mm256_shuffle_epi8(table, lo), xlo));
+                        s = _mm256_add_epi32(s, dot_signed_avx2(_mm256_shuffle_epi8(table, hi), xhi));
+                    }
+                }
+            if (type == WT_Q4_0) s = _mm256_add_epi32(_mm256_madd_epi16(pairs, ones), offset);  /* - 8 sum p */
+        }
+        __m256 scale = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(ws + b))), d);
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), scale, acc);
+    }
+    for (; b < nb; b++) {
+        const __m256i x = _mm256_loadu_si256((const __m256i *)(v->q + (size_t)b * QK));
+        __m256i s = dot_signed_avx2(tail_block_avx2(type, q + b * block_bytes), x);
+        __m256 scale = _mm256_set1_ps(_cvtsh_ss(ws[b]) * v->d[b]);
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), scale, acc);
+    }
+    return post_scale(type) * hsum8(acc);
+}
+
+TARGET_AVX2 INLINE void rows_avx2_t(const WeightType type, const Matrix *w, const QuantizedVector *v, int r0, int r1,
+                                    float *out) {
+    for (int r = r0; r < r1; r++) out[r] = row_avx2(type, w, v, r);
+}
+
+TARGET_AVX2 static void rows_avx2(const Matrix *w, const QuantizedVector *v, int r0, int r1, float *out) {
+    switch (w->type) {
+    case WT_Q8_0: rows_avx2_t(WT_Q8_0, w, v, r0, r1, out); break;
+    case WT_Q4_0: rows_avx2_t(WT_Q4_0, w, v, r0, r1, out); break;
+    default: rows_avx2_t(WT_NF4, w, v, r0, r1, out); break;
+    }
+}
+#endif
+
+/* Which kernel the quantized products use: the widest this CPU has, or RUN_KERNEL's choice (for tests and
+ * benchmarks: plain, avx2, avx512), refused if the CPU lacks it. */
+typedef enum { KERNEL_PLAIN, KERNEL_AVX2, KERNEL_AVX512, N_KERNELS } Kernel;
+static const char *const KERNEL_NAMES[N_KERNELS] = {"plain", "avx2", "avx512"};
+static Kernel kernel = KERNEL_PLAIN;
+
+static void choose_kernel(void) {
+    Kernel best = KERNEL_PLAIN;
+#ifdef X86_KERNELS
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) best = KERNEL_AVX2;
+    if (best == KERNEL_AVX2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni"))
+        best = KERNEL_AVX512;
+#endif
+    kernel = best;
+    const char *want = getenv("RUN_KERNEL");
+    if (!want || !*want) return;
+    for (int k = 0; k < N_KERNELS; k++)
+        if (strcmp(want, KERNEL_NAMES[k]) == 0) {
+            if (k > (int)best) die("RUN_KERNEL=%s, but this CPU (or build) offers at most %s", want, KERNEL_NAMES[best]);
+            kernel = (Kernel)k;
+            return;
+        }
+    die("RUN_KERNEL=%s is not a kernel; one of plain, avx2, avx512", want);
+}
+
+/* x (n,), n a multiple of 32 -> v, block by block (quantize_block_*), the codes into the group layout. */
+static void quantize_vector(QuantizedVector *v, const float *restrict x, int n) {
+    void (*quantize_block)(const float *, int8_t *, float *, int *) = quantize_block_plain;
+#ifdef X86_KERNELS
+    if (kernel == KERNEL_AVX512) quantize_block = quantize_block_avx512;
+    if (kernel == KERNEL_AVX2) quantize_block = quantize_block_avx2;
+#endif
+    int nb = n / QK;
+    for (int b = 0; b < nb; b++) {
+        int8_t q[QK];
+        int sum;
+        quantize_block(x + (size_t)b * QK, q, &v->d[b], &sum);
+        v->neg_sum[b] = -sum;
+        if (!in_whole_group(nb, b)) {
+            memcpy(v->q + (size_t)b * QK, q, QK);
+            continue;
+        }
+        int8_t *group = v->q + (size_t)(b & ~7) * QK + 4 * (b & 7);
+        for (int c = 0; c < 8; c++) memcpy(group + c * 32, q + 4 * c, 4);  /* chunk c: elements 4c..4c+3 */
+    }
+}
+
+/* out (w->rows,) = W @ x, x (w->cols,), in whatever form W is stored; qx is scratch for the quantized x.
+ * Threads take contiguous blocks of rows (a multiple of 4, so the kernels' 4-row steps stay whole). */
+static void matmul(float *restrict out, const float *restrict x, const Matrix *w, QuantizedVector *qx) {
+    if (w->type == WT_F32) {
+        matmul_f32(out, x, w->f32, w->cols, w->rows);
+        return;
+    }
+    quantize_vector(qx, x, w->cols);
+    void (*rows)(const Matrix *, const QuantizedVector *, int, int, float *) = rows_plain;
+#ifdef X86_KERNELS
+    if (kernel == KERNEL_AVX512) rows = rows_avx512;
+    if (kernel == KERNEL_AVX2) rows = rows_avx2;
+#endif
+    enum { BLOCK = 16 };
+    int n_blocks = (w->rows + BLOCK - 1) / BLOCK;
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < n_blocks; i++) rows(w, qx, i * BLOCK, i * BLOCK + BLOCK < w->rows ? i * BLOCK + BLOCK : w->rows, out);
 }
 
 /* Rotates each pair (v[2i], v[2i+1]) of every head by the current position's angle (RoFormer, Su et al.
@@ -449,7 +1124,7 @@ static float *forward(const Model *m, RunState *s, int token, int pos) {
     int group = c->n_heads / c->n_kv_heads;  /* query heads per K/V head (grouped-query attention) */
     float *x = s->x, *q = s->qkv, *k = s->qkv + dim, *v = s->qkv + dim + kv_dim;
 
-    memcpy(x, w->token_embedding + (size_t)token * dim, dim * sizeof(float));
+    dequantize_row(&w->token_embedding, token, x);
     for (int i = 0; i < head_dim / 2; i++) {  /* the same float32 steps as model.py's precompute_rope */
         float freq = 1.0f / powf(c->rope_theta, (float)(2 * i) / (float)head_dim);
         float angle = (float)pos * freq;
@@ -464,7 +1139,7 @@ static float *forward(const Model *m, RunState *s, int token, int pos) {
 
         /* attention: x += wo @ attention(rope(wq h), rope(wk h), wv h), h = rmsnorm(x) */
         rmsnorm(s->xb, x, L->attention_norm, dim, c->norm_eps);
-        matmul(s->qkv, s->xb, L->wqkv, dim, dim + 2 * kv_dim);
+        matmul(s->qkv, s->xb, &L->wqkv, &s->qx);
         rope(q, c->n_heads, head_dim, s->rope_cos, s->rope_sin);
         rope(k, c->n_kv_heads, head_dim, s->rope_cos, s->rope_sin);
         for (int h = 0; h < c->n_kv_heads; h++) {
@@ -491,21 +1166,21 @@ static float *forward(const Model *m, RunState *s, int token, int pos) {
                 for (int i = 0; i < head_dim; i++) out[i] += att[t] * vt[i];
             }
         }
-        matmul(s->xb2, s->xb, L->wo, dim, dim);
+        matmul(s->xb2, s->xb, &L->wo, &s->qx);
         for (int i = 0; i < dim; i++) x[i] += s->xb2[i];
 
         /* feed-forward, SwiGLU (Shazeer 2020): x += w2 @ (silu(w1 h) * w3 h), h = rmsnorm(x) */
         rmsnorm(s->xb, x, L->ffn_norm, dim, c->norm_eps);
-        matmul(s->hb, s->xb, L->w13, dim, 2 * hidden);
+        matmul(s->hb, s->xb, &L->w13, &s->qx);
         for (int i = 0; i < hidden; i++) {
             float a = s->hb[i];
             s->hb[i] = a / (1.0f + expf(-a)) * s->hb[hidden + i];
         }
-        matmul(s->xb, s->hb, L->w2, hidden, dim);
+        matmul(s->xb, s->hb, &L->w2, &s->qx);
         for (int i = 0; i < dim; i++) x[i] += s->xb[i];
     }
     rmsnorm(x, x, w->norm, dim, c->norm_eps);
-    matmul(s->logits, x, w->classifier, dim, c->vocab_size);
+    matmul(s->logits, x, &w->classifier, &s->qx);
     return s->logits;
 }
 
@@ -1191,6 +1866,8 @@ int main(int argc, char **argv) {
     const uint32_t one = 1;
     if (*(const unsigned char *)&one != 1) die("run reads little-endian files and this machine is big-endian");
     Options o = parse_options(argc, argv);
+    choose_kernel();
+    init_nf4_tables();
 
     Model model;
     build_model(&model, o.model_path);

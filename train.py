@@ -40,7 +40,7 @@ from data import storyteller
 from data.prepare import VAL_FRACTION, prepare
 from data.shards import Batches
 from errors import USER_ERRORS, CheckpointError, exit_with
-from formats import adapter, checkpoint
+from formats import adapter, checkpoint, model_bin
 from formats.atomic import write_bytes
 from formats.loader import load_model, save_model
 from lora import apply_lora, enable_grad_checkpointing, lora_parameters, merged_model, parse_targets
@@ -91,6 +91,8 @@ class TrainConfig:
     grad_clip: float = option(1.0, "clip the gradient norm to this (0: off)")
     # evaluation and logging
     eval_interval: int = option(300, "evaluate, checkpoint and export every this many steps")
+    export_quant: str = option("", "also write model-<type>.bin beside model.bin with quantized weights: q8_0, q4_0 "
+                                   "or nf4 (as export.py --quant; run.c reads it)")
     eval_iters: int = option(20, "validation batches per evaluation")
     log_interval: int = option(10, "log the training loss every this many steps")
     # system
@@ -375,6 +377,9 @@ def save_run(out_dir: Path, model, optimizer, step: int, best_val: float, cfg: T
                     **extra)
     save_model(plain, out_dir / "model.bin", "ours", mode="instruct" if cfg.instruct else "generate",
                tokenizer=tokenizer)
+    if cfg.export_quant:
+        save_model(plain, out_dir / f"model-{cfg.export_quant}.bin", "ours", quant=cfg.export_quant,
+                   mode="instruct" if cfg.instruct else "generate", tokenizer=tokenizer)
 
 
 def describe_run(model, lora_run, cfg: TrainConfig, procs: Processes) -> str:
@@ -590,6 +595,8 @@ def validate(cfg: TrainConfig, given: set[str] = frozenset()) -> str | None:
         return "--quantize nf4 freezes the base in 4 bits, so only LoRA adapters can train: set --lora-rank"
     if cfg.double_quant and cfg.quantize != "nf4":
         return "--double-quant applies to --quantize nf4"
+    if cfg.export_quant and cfg.export_quant not in model_bin.DEFAULT_TYPES:
+        return f"--export-quant must be one of {', '.join(model_bin.DEFAULT_TYPES)}, got {cfg.export_quant}"
     return None
 
 

@@ -15,9 +15,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from errors import CheckpointError, TokenizerError  # noqa: E402
-from formats import checkpoint, layout, llama2c, model_bin  # noqa: E402
+from formats import checkpoint, layout, llama2c, model_bin, quants  # noqa: E402
 from formats.atomic import atomic_write, write_bytes  # noqa: E402
-from formats.loader import detect, load_model  # noqa: E402
+from formats.loader import detect, load_model, save_model  # noqa: E402
 from model import ModelArgs, Transformer  # noqa: E402
 from tokenizer import open_tokenizer, train_tokenizer  # noqa: E402
 
@@ -89,6 +89,24 @@ def test_every_format_is_recognised_by_content_under_any_name(tmp_path, tied):
     if tied:
         assert load_model(tmp_path / "llama2c-checkpoint-model")[1]["step"] == 5000
     assert not any(load_model(tmp_path / f"{fmt}-model")[1]["instruct"] for fmt in ("llama2c-v1", "llama2c-v0"))
+
+
+@pytest.mark.parametrize("quant", ["q8_0", "q4_0", "nf4"])
+def test_quantized_model_bin_is_ours_under_any_name_and_reads_back_dequantized(tmp_path, quant):
+    """Version 2 of our format goes through the same loader and writer table; what it reads back is exactly
+    the blocks' dequantized values (formats/quants.py), and f32 where rows are not whole blocks."""
+    model = random_model(hidden_dim=48)  # dim 32: whole blocks; w2's rows of 48 are not, so w2 stays f32
+    save_model(model, tmp_path / "q.pt", "ours", mode="generate", quant=quant)
+    loaded, info = load_model(tmp_path / "q.pt")
+    assert info["format"] == "ours" and info["quant"]["w2"] == "f32" and info["quant"]["wo"] == quant
+    for name, want in model.state_dict().items():
+        got = loaded.state_dict()[name]
+        if name.endswith("w2.weight") or want.dim() == 1:
+            assert torch.equal(got, want), name
+        else:
+            qtype = info["quant"]["embedding"] if "tok_embeddings" in name or name == "output.weight" else quant
+            data = quants.quantize(want.numpy(), qtype)
+            assert torch.equal(got, torch.from_numpy(quants.dequantize(data, qtype, tuple(want.shape)))), name
 
 
 def test_llama2c_checkpoint_of_stories260K_gives_the_golden_story(tmp_path):

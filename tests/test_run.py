@@ -1,5 +1,6 @@
 """Tests for run.c and export.py: llama2.c's golden story, C/Python parity token for token, every model
-format, the C tokenizer against SentencePiece, and bad input under AddressSanitizer.
+format (the quantized ones too: their kernels against PyTorch's logits, on every instruction set this CPU
+has), the C tokenizer against SentencePiece, and bad input under AddressSanitizer.
 
 The binaries are built here with `make run run_asan` (skipped without a C compiler); one tiny instruct model
 is trained once with train.py (about 10 s on 2 cores)."""
@@ -17,9 +18,13 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+import export  # noqa: E402
 from errors import CheckpointError  # noqa: E402
+from formats import model_bin, quants  # noqa: E402
 from formats.llama2c import write_v0 as write_llama2c_v0, write_v1 as write_llama2c_v1  # noqa: E402
 from formats.loader import load_model  # noqa: E402
+from lora import Linear4bit  # noqa: E402
+from model import ModelArgs, Transformer  # noqa: E402
 from formats.model_bin import HEADER_BYTES, MAGIC, write as write_model_bin  # noqa: E402
 from sample import generate_text, prompt_ids  # noqa: E402
 from tokenizer import Tokenizer  # noqa: E402
@@ -30,7 +35,7 @@ ENV = dict(os.environ, OMP_NUM_THREADS="1", ASAN_OPTIONS="detect_leaks=1")
 # ~50k parameters with a 256-token context: room for 200+ generated tokens after a prompt
 TRAIN = ["--instruct", "--dim", "32", "--n-layers", "2", "--n-heads", "4", "--n-kv-heads", "2", "--max-seq-len", "256",
          "--batch-size", "4", "--vocab-size", "320", "--builtin-stories", "400", "--max-iters", "200",
-         "--eval-interval", "100", "--eval-iters", "2", "--no-sample"]
+         "--eval-interval", "100", "--eval-iters", "2", "--no-sample", "--export-quant", "q8_0"]
 INSTRUCTION = "Write a story about a brave fox who finds a key."
 STORY_START = "Once upon a time, there was a little fox"
 
@@ -333,7 +338,7 @@ def patched(source: Path, target: Path, offset: int, fmt: str, *values) -> Path:
 # (byte offset in our header, struct format, value, message); the 7 config ints start at byte 8
 OUR_HEADER_CASES = [
     (0, "<4s", b"tslx", "outside"),  # wrong magic: read as a legacy header whose numbers make no sense
-    (4, "<i", 2, "model format version 2"),
+    (4, "<i", 3, "model format version 3"),
     (4, "<i", -1, "model format version -1"),
     (8, "<i", 0, "dim=0"),
     (8, "<i", -32, "dim=-32"),
@@ -428,3 +433,290 @@ def test_identity_is_checked_only_when_both_files_record_one(binaries, trained, 
 def test_asan_build_runs_a_whole_story_cleanly(binaries, trained):
     result = run_c(binaries["asan"], trained / "model.bin", "-i", INSTRUCTION, "-t", "1.0", "-k", "30", "-s", "9", "-n", 0)
     assert len(result.stdout) > 100 and b"Sanitizer" not in result.stderr
+
+
+# ----------------------------------------------------------------------------------------------------------
+# quantized model.bin (our version 2): Q8_0, Q4_0, NF4
+
+QUANTS = ["q8_0", "q4_0", "nf4"]
+# A program built from run.c itself (its main renamed) that multiplies one matrix of a model file by a vector
+# read from stdin: run.c's own loader and kernels, checked number for number against PyTorch.
+MATVEC_C = r"""
+#define main run_main
+#include "run.c"
+#undef main
+int main(int argc, char **argv) {  /* W x for matrix argv[2] of the model argv[1]; x float32 on stdin */
+    choose_kernel();
+    init_nf4_tables();
+    Model m;
+    build_model(&m, argv[1]);
+    const Weights *w = &m.weights;
+    const char *names[] = {"wqkv", "wo", "w13", "w2", "classifier"};
+    const Matrix *matrices[] = {&w->layers[0].wqkv, &w->layers[0].wo, &w->layers[0].w13, &w->layers[0].w2,
+                                &w->classifier};
+    const Matrix *mat = NULL;
+    for (int i = 0; i < 5; i++) if (strcmp(argv[2], names[i]) == 0) mat = matrices[i];
+    float *x = checked_calloc(mat->cols, sizeof(float), "x"), *out = checked_calloc(mat->rows, sizeof(float), "out");
+    if (fread(x, sizeof(float), mat->cols, stdin) != (size_t)mat->cols) die("short input");
+    QuantizedVector v = {checked_calloc(mat->cols, 1, "q"), checked_calloc(mat->cols / QK, sizeof(float), "d"),
+                         checked_calloc(mat->cols / QK, sizeof(int32_t), "sums")};
+    matmul(out, x, mat, &v);
+    for (int r = 0; r < mat->rows; r++) printf("%.9g\n", out[r]);
+    return 0;
+}
+"""
+KERNELS = ["plain", "avx2", "avx512"]
+
+
+@pytest.fixture(scope="module")
+def quantized(trained, tmp_path_factory) -> dict[str, Path]:
+    """The trained model exported with each --quant, beside its tokenizer.bin."""
+    root = tmp_path_factory.mktemp("quantized")
+    shutil.copy(trained / "tokenizer.bin", root / "tokenizer.bin")
+    for quant in QUANTS:
+        export.export(trained / "model.bin", root / f"{quant}.bin", quant=quant)
+    return {quant: root / f"{quant}.bin" for quant in QUANTS}
+
+
+@pytest.fixture(scope="module")
+def matvec_program(binaries, tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("matvec")
+    (root / "matvec.c").write_text(MATVEC_C)
+    cc = os.environ.get("CC", "cc")
+    result = subprocess.run([cc, "-O2", "-fopenmp", "-w", "-I", str(ROOT), "-o", str(root / "matvec"),
+                             str(root / "matvec.c"), "-lm"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return root / "matvec"
+
+
+def c_matvec(program: Path, model: Path, matrix: str, x: torch.Tensor, kernel: str) -> torch.Tensor | None:
+    """run.c's W x for `matrix` of the model file, computed with `kernel`; None when this CPU lacks it."""
+    result = subprocess.run([str(program), str(model), matrix], input=x.numpy().astype("<f4").tobytes(),
+                            capture_output=True, env=dict(ENV, RUN_KERNEL=kernel))
+    if result.returncode and b"this CPU (or build) offers at most" in result.stderr:
+        return None
+    assert result.returncode == 0, result.stderr
+    return torch.tensor([float(v) for v in result.stdout.split()])
+
+
+def grouped_model(seed: int = 0, **overrides) -> Transformer:
+    """Random weights in a shape whose rows have whole and partial groups of 8 blocks: dim 288 = 9 blocks
+    (8 + 1), hidden 480 = 15 blocks (8 + 7), wq/wk/wv stacked to 576 rows."""
+    torch.manual_seed(seed)
+    fields = dict(dim=288, hidden_dim=480, n_layers=2, n_heads=6, n_kv_heads=3, vocab_size=320, max_seq_len=64)
+    model = Transformer(ModelArgs(**{**fields, **overrides}))
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            p.normal_(1.0 if "norm" in name else 0.0, 0.1 if "norm" in name else 0.05)
+    return model.eval()
+
+
+@pytest.mark.parametrize("quant", QUANTS)
+@pytest.mark.parametrize("tied", [True, False])
+def test_quantized_kernels_match_pytorch_on_every_instruction_set(matvec_program, tmp_path, quant, tied):
+    """Every kernel this CPU can run multiplies each kind of matrix exactly as PyTorch does with run.c's
+    rounding of the same file (model_bin.as_run_computes: int8 inputs per block, NF4's int8 table), up to
+    float32 summation order: so the group layout, the offsets, the masked partial groups and the scales are
+    all right, for rows of 8 + 1 and 8 + 7 blocks. Against the file's weights times the unrounded input the
+    results differ by what rounding the input costs, which is not zero. And every kernel gives the plain C
+    kernel's bits exactly."""
+    model = grouped_model(tie_embeddings=tied)
+    types = None if tied else {"classifier": "q4_0" if quant == "q8_0" else "q8_0", "embedding": quant}
+    if not tied and quant == "nf4":
+        types["embedding"] = "q4_0"  # an NF4 embedding is decoded through another table; see as_run_computes
+    path = tmp_path / "model.bin"
+    model_bin.write(model, path, quant=quant, types=types)
+    exact, info = load_model(path)
+    rounded = model_bin.as_run_computes(load_model(path)[0], info)
+    torch.manual_seed(1)
+    matrices = {"wqkv": ("attention.wq", "attention.wk", "attention.wv"), "wo": ("attention.wo",),
+                "w13": ("feed_forward.w1", "feed_forward.w3"), "w2": ("feed_forward.w2",)}
+    for name, parts in [*matrices.items(), ("classifier", ())]:
+        modules = [f"layers.0.{part}" for part in parts] or ["output"]
+        x = torch.randn(exact.get_submodule(modules[0]).in_features) * torch.rand(1) * 10
+        x[5] = 40.0  # one block with a large value: the others in it round coarsely
+        with torch.no_grad():
+            want = torch.cat([rounded.get_submodule(m)(x) for m in modules])
+            unrounded = torch.cat([exact.get_submodule(m)(x) for m in modules])
+        scale = want.abs().max()
+        assert (want - unrounded).abs().max() > 1e-3 * scale, name  # the rounding is real
+        got = {kernel: c_matvec(matvec_program, path, name, x, kernel) for kernel in KERNELS}
+        assert (got["plain"] - want).abs().max() < 2e-6 * scale * x.numel() ** 0.5, name
+        for kernel, result in got.items():  # the same float operations in the same order: the same bits
+            assert result is None or torch.equal(result, got["plain"]), (name, kernel)
+
+
+def test_kernel_choice_is_checked(binaries, quantized):
+    result = subprocess.run([str(binaries["asan"]), str(quantized["q4_0"]), "-i", "hi"],
+                            env=dict(ENV, RUN_KERNEL="sse9"), capture_output=True)
+    assert_clean_failure(result, "RUN_KERNEL=sse9 is not a kernel; one of plain, avx2, avx512")
+
+
+@pytest.mark.parametrize("quant", QUANTS)
+@pytest.mark.parametrize("mode", ["instruct", "generate"])
+def test_quantized_c_and_python_write_the_same_greedy_story(binaries, trained, quantized, one_thread, quant, mode):
+    """run and sample.py write the same greedy story from a quantized file of our format, its mode and
+    tokenizer recorded. This tiny model's choices are often near ties ("s s s"), closer than what rounding
+    the activations to int8 moves, so Python computes as run.c does here (as_run_computes); the trained
+    260K model below is compared against the plain dequantized weights."""
+    model, info = load_model(quantized[quant])
+    assert info["quant"]["wqkv"] == quant and info["tokenizer"] == Tokenizer(trained / "tokenizer.model").identity
+    model_bin.as_run_computes(model, info)
+    tokenizer = Tokenizer(trained / "tokenizer.model")
+    prompt = INSTRUCTION if mode == "instruct" else STORY_START
+    python = "".join(generate_text(model, tokenizer, prompt, mode, temperature=0.0, steps=0)) + "\n"
+    c = run_c(binaries["run"], quantized[quant], "-m", mode, "-i", prompt, "-n", 0, "-t", 0).stdout
+    assert c.decode() == python and len(python) > 200
+
+
+def common_prefix(a: str, b: str) -> int:
+    return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+
+
+@pytest.mark.parametrize("quant", QUANTS)
+def test_stories260K_quantized_c_and_python_agree(binaries, tmp_path, one_thread, quant):
+    """llama2.c's model exported quantized (w2's rows are 172 long, so it stays float32): C and Python
+    computing as run.c does write the same greedy story for a long stretch. Not necessarily all 200 steps:
+    rounding to int8 is a step function, so a 1e-7 difference between C's and PyTorch's float32 sums (in
+    the norms, attention, anywhere) can move one input across a rounding boundary, and this small model's
+    choices are sometimes that close. docs/run.md reports how far each type agrees."""
+    export.export(fixture("stories260K.bin"), tmp_path / "q.bin", quant=quant, tokenizer_path=fixture("tok512.model"))
+    model, info = load_model(tmp_path / "q.bin")
+    assert info["quant"]["w2"] == "f32" and info["quant"]["wo"] == quant
+    model_bin.as_run_computes(model, info)
+    python = "".join(generate_text(model, Tokenizer(fixture("tok512.model")), "", "generate", temperature=0.0,
+                                   steps=200)) + "\n"
+    c = run_c(binaries["run"], tmp_path / "q.bin", "-z", fixture("tok512.bin"), "-t", 0, "-n", 200).stdout.decode()
+    assert common_prefix(c, python) >= 200 and len(c) > 400  # about 50 tokens
+
+
+def test_train_writes_a_quantized_model_too(binaries, trained):
+    model, info = load_model(trained / "model-q8_0.bin")
+    assert info["quant"] == dict.fromkeys(model_bin.KINDS, "q8_0") and info["instruct"] is True
+    assert len(run_c(binaries["run"], trained / "model-q8_0.bin", "-i", INSTRUCTION, "-t", 0).stdout) > 100
+
+
+def test_train_refuses_an_unknown_export_quant_before_training(tmp_path):
+    """A type no model.bin holds is a usage error (one line, exit 2) at startup, not after hours of training."""
+    result = subprocess.run([sys.executable, "train.py", *TRAIN[:-1], "q5_1", "--out-dir", str(tmp_path / "out"),
+                             "--data-dir", str(tmp_path / "data")], cwd=ROOT, env=ENV, capture_output=True, text=True)
+    assert result.returncode == 2 and "--export-quant must be one of q8_0, q4_0, nf4" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
+
+
+def test_nf4_export_carries_a_qlora_base_unchanged(tmp_path):
+    """--quant nf4 stores exactly the codes and absmax QLoRA's Linear4bit holds for the same base weights, so
+    the weights run.c reads are the ones the adapters were trained against, not a second rounding of them."""
+    model = grouped_model()
+    model_bin.write(model, tmp_path / "nf4.bin", quant="nf4")
+    loaded, _ = load_model(tmp_path / "nf4.bin")
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.Linear) and name.rsplit(".", 1)[-1] in ("wq", "wk", "wv", "wo", "w1", "w2", "w3"):
+            want = Linear4bit(module).dequantized_weight()
+            assert torch.equal(loaded.get_submodule(name).weight, want), name
+
+
+def test_quantized_writer_refuses_what_no_block_can_hold(trained, tmp_path):
+    model = grouped_model()
+    with torch.no_grad():
+        model.layers[1].feed_forward.w2.weight[3, 5] = float("nan")
+    with pytest.raises(ValueError, match="layers.1.feed_forward.w2.weight: cannot quantize a tensor holding NaN"):
+        model_bin.write(model, tmp_path / "nan.bin", quant="q4_0")
+    assert not (tmp_path / "nan.bin").exists()
+    result = subprocess.run([sys.executable, "export.py", str(trained / "model.bin"), str(tmp_path / "x.bin"),
+                             "--version", "0", "--quant", "q8_0"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 2 and "--quant are recorded only by our format" in result.stderr
+    result = subprocess.run([sys.executable, "export.py", str(trained / "model.bin"), str(tmp_path / "x.bin"),
+                             "--quant", "q4_0", "--quant-types", "wqkv=q8_0,w4=q4_0"], cwd=ROOT, capture_output=True,
+                            text=True)
+    assert result.returncode == 2 and "'w4=q4_0' is not KIND=TYPE" in result.stderr and not (tmp_path / "x.bin").exists()
+
+
+def first_tensor_offset(args: ModelArgs, types: dict, kind: str) -> tuple[int, int]:
+    """(byte offset, element count) of the first tensor of `kind` in a version 2 file."""
+    offset = HEADER_BYTES
+    for name, shape in model_bin.layout_ours(args):
+        qtype = types[model_bin.kind_of(name)] if len(shape) == 2 else "f32"
+        if len(shape) == 2 and model_bin.kind_of(name) == kind:
+            return offset, shape[0] * shape[1]
+        offset += 4 * shape[0] * (shape[1] if len(shape) == 2 else 1) if qtype == "f32" else quants.nbytes(shape, qtype)
+    raise AssertionError(kind)
+
+
+def corrupt_quantized_files(trained: Path, tmp_path: Path) -> list[tuple[Path, str, bool]]:
+    """(file, the message run gives, whether Python refuses it too) for every way a version 2 file can be
+    malformed: its header fields, its size, and the scales inside its blocks."""
+    model, _ = load_model(trained / "model.bin")
+    files = {}
+    for quant in QUANTS:
+        files[quant] = tmp_path / f"{quant}.bin"
+        model_bin.write(model, files[quant], quant=quant)
+    odd = tmp_path / "odd.bin"  # hidden_dim 48: w2's rows are not whole blocks, so w2 stays f32
+    model_bin.write(grouped_model(dim=32, hidden_dim=48, n_heads=4, n_kv_heads=2), odd, quant="q8_0")
+    args = model.args
+    cases = []
+
+    def case(source, offset, fmt, value, message, python=True):
+        name = tmp_path / f"bad{len(cases)}.bin"
+        cases.append((patched(source, name, offset, fmt, value), message, python))
+
+    case(files["q8_0"], 88, "<B", 4, "gives embedding the storage type 4")
+    case(files["q4_0"], 91, "<B", 200, "gives w1/w3 the storage type 200")
+    case(odd, 92, "<B", 1, "stores w2 as q8_0, but its rows are 48 long")
+    case(files["q8_0"], 93, "<B", 2, "shares the embedding but the header gives them the types q4_0 and q8_0")
+    case(files["nf4"], 96, "<I", 0, "NF4 block size is 0")
+    case(files["nf4"], 96, "<I", 48, "NF4 block size is 48")
+    case(files["nf4"], 96, "<I", 1 << 21, "NF4 block size is 2097152")
+    case(files["nf4"], 96, "<I", 2**32 - 64, "NF4 block size is 4294967232")
+    case(files["nf4"], 96, "<I", 128, "the header implies")  # a valid size, but not this file's
+    case(files["q4_0"], 96, "<I", 64, "NF4 block size of 64 but no matrix is NF4")
+    case(files["q8_0"], 94, "<B", 1, "reserved header byte 94")
+    case(files["q4_0"], 255, "<B", 9, "reserved header byte 255")
+    case(files["q4_0"], 89, "<B", 1, "the header implies")  # wq/wk/wv as q8_0: another size
+    case(files["q8_0"], 89, "<B", 0, "the header implies")  # float32, likewise
+    types = {quant: model_bin.quant_types(args, quant) for quant in QUANTS}
+    emb, _ = first_tensor_offset(args, types["q8_0"], "embedding")
+    case(files["q8_0"], emb, "<H", 0x7C00, "tok_embeddings (q8_0) row 0 block 0 has an infinite scale")
+    case(files["q8_0"], emb + 34 * 7, "<H", 0xFE01, "row 7 block 0 has a NaN scale")
+    wq, _ = first_tensor_offset(args, types["q4_0"], "wqkv")
+    case(files["q4_0"], wq + 18, "<H", 0x7E00, "layer 0's wq (q4_0) row 1 block 0 has a NaN scale")
+    wq, n = first_tensor_offset(args, types["nf4"], "wqkv")
+    absmax = wq + (n + 1) // 2
+    case(files["nf4"], absmax, "<f", float("nan"), "layer 0's wq (nf4) has absmax nan in block 0")
+    case(files["nf4"], absmax + 4, "<f", float("-inf"), "has absmax -inf in block 1")
+    case(files["nf4"], absmax, "<f", -0.5, "has absmax -0.5 in block 0")
+    case(files["nf4"], absmax, "<f", 1e6, "has absmax 1e+06 in block 0", python=False)  # beyond fp16
+    return cases
+
+
+def test_malformed_quantized_files(binaries, trained, tmp_path):
+    """Each gets one error line from run, under ASan and UBSan, and a CheckpointError from Python."""
+    for path, message, python in corrupt_quantized_files(trained, tmp_path):
+        result = run_c(binaries["asan"], path, "-z", trained / "tokenizer.bin", "-i", "hi", check=False)
+        assert_clean_failure(result, message)
+        if python:
+            with pytest.raises(CheckpointError):
+                load_model(path)
+
+
+@pytest.mark.parametrize("quant", QUANTS)
+def test_truncated_quantized_files(binaries, trained, quantized, tmp_path, quant):
+    data = quantized[quant].read_bytes()
+    for cut in (8, 100, 255, 256, 257, 300, len(data) // 2, len(data) - 4, len(data) - 1):
+        (tmp_path / "cut.bin").write_bytes(data[:cut])
+        result = run_c(binaries["asan"], tmp_path / "cut.bin", "-z", trained / "tokenizer.bin", "-i", "hi", check=False)
+        assert_clean_failure(result, "cut.bin")
+        with pytest.raises(CheckpointError):
+            load_model(tmp_path / "cut.bin")
+    (tmp_path / "long.bin").write_bytes(data + bytes(18))  # a block too many
+    assert_clean_failure(run_c(binaries["asan"], tmp_path / "long.bin", "-i", "hi", check=False), "the header implies")
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_asan_runs_quantized_stories_on_every_kernel(binaries, trained, quantized, kernel):
+    for quant in QUANTS:
+        result = subprocess.run([str(binaries["asan"]), str(quantized[quant]), "-i", INSTRUCTION, "-t", "0.8",
+                                 "-s", "5", "-n", "0"], env=dict(ENV, RUN_KERNEL=kernel), capture_output=True)
+        if b"this CPU (or build) offers at most" in result.stderr:
+            pytest.skip(f"this CPU has no {kernel}")
+        assert result.returncode == 0 and b"Sanitizer" not in result.stderr and len(result.stdout) > 100, result.stderr
