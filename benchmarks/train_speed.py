@@ -1,14 +1,26 @@
 """
-Training throughput: forward + backward + AdamW step, in tokens per second, on random tokens.
+Training throughput: forward + backward + gradient clipping + AdamW step, in tokens per second, on random
+tokens, with train.py's own settings (--dtype auto, the fused AdamW, --compile when asked), and model
+FLOPs utilisation against the matmul peak measured on this machine.
 
-    python benchmarks/train_speed.py                       # llama2.c's comparison shape (below)
-    python benchmarks/train_speed.py --dim 128 --n-layers 4 --n-heads 4 --n-kv-heads 2 --vocab 1024
+    python benchmarks/train_speed.py                                  # our default shape and llama2.c's 260K shape
+    python benchmarks/train_speed.py --vs-llama2c ~/llama2.c          # also llama2.c's model.py, side by side
+    python benchmarks/train_speed.py --vs-llama2c ~/llama2.c --compile --shapes default
 
-The default shape is the one we compare with llama2.c's train.py: dim 64, 5 layers, 8 heads, 4 KV heads,
-vocab 512, seq 256, batch 32, float32 (llama2.c's train.py: about 12,000 tokens/s on our 2-core CI machine).
+--vs-llama2c DIR imports DIR/model.py (a clone of github.com/karpathy/llama2.c) and times its Transformer
+with its configure_optimizers, as its train.py runs on a CPU: float32 (its autocast is off on CPU) and
+the unfused AdamW it picks there, eager and, with --compile, compiled too. Our model and llama2.c's get
+the same shape, the same random tokens and the same number of steps; they take turns (three rounds,
+each timing both), so a change in the machine's load hits both alike. Each row reports the median step.
+
+MFU: model FLOPs per token are 6 x (parameters in matmuls, the classifier included) for the forward
+and backward of the weights, plus 12 x layers x dim x context for attention's scores and values
+(the PaLM paper's accounting, appendix B; causal masking is not discounted). The peak is the best rate
+of a large matmul measured here in the dtype the run computes in.
 """
 
 import argparse
+import importlib.util
 import os
 import platform
 import sys
@@ -19,62 +31,162 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from model import ModelArgs, Transformer  # noqa: E402
-from train import TrainConfig, make_optimizer  # noqa: E402
+from train import TrainConfig, autocast_dtype, make_optimizer  # noqa: E402
+
+SHAPES = {  # name -> (dim, n_layers, n_heads, n_kv_heads, vocab)
+    "default": (128, 4, 4, 2, 1024),  # train.py's default model
+    "260K": (64, 5, 8, 4, 512),  # llama2.c's stories260K
+    "15M": (288, 6, 6, 6, 32000),  # llama2.c's stories15M
+}
 
 
-def measure(args) -> dict:
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def matmul_peak(dtype: torch.dtype, device: str, n: int = 2048, repeats: int = 10) -> float:
+    """FLOP/s of the best of `repeats` n x n x n matmuls in dtype."""
+    a = torch.randn(n, n, device=device).to(dtype)
+    b = torch.randn(n, n, device=device).to(dtype)
+    best = float("inf")
+    for _ in range(repeats + 2):
+        t = time.perf_counter()
+        a @ b
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - t)
+    return 2 * n ** 3 / best
+
+
+def flops_per_token(n_matmul_params: int, n_layers: int, dim: int, seq_len: int) -> int:
+    return 6 * n_matmul_params + 12 * n_layers * dim * seq_len
+
+
+def ours(shape, args, dtype):
+    """(step function, matmul parameter count) for our model with train.py's optimizer and autocast."""
+    dim, n_layers, n_heads, n_kv_heads, vocab = shape
     torch.manual_seed(0)
-    model_args = ModelArgs(dim=args.dim, n_layers=args.n_layers, n_heads=args.n_heads, n_kv_heads=args.n_kv_heads,
-                           vocab_size=args.vocab, max_seq_len=args.seq_len)
-    model = Transformer(model_args).to(args.device)
-    train_model = torch.compile(model) if args.compile else model
+    model = Transformer(ModelArgs(dim=dim, n_layers=n_layers, n_heads=n_heads, n_kv_heads=n_kv_heads,
+                                  vocab_size=vocab, max_seq_len=args.seq_len)).to(args.device)
     optimizer = make_optimizer(model, TrainConfig(), args.device.split(":")[0])
-    x = torch.randint(0, args.vocab, (args.batch_size, args.seq_len), device=args.device)
-    y = torch.randint(0, args.vocab, (args.batch_size, args.seq_len), device=args.device)
+    compiled = torch.compile(model) if args.compile else model
+    autocast = torch.autocast(args.device.split(":")[0], dtype=dtype, enabled=dtype != torch.float32)
 
-    def step():
-        _, loss = train_model(x, y)
+    def step(x, y):
+        with autocast:
+            _, loss = compiled(x, y)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         return loss
+    matmul_params = sum(p.numel() for n, p in model.named_parameters() if p.dim() == 2)
+    return step, matmul_params
 
-    for _ in range(args.warmup):
-        step()
+
+def llama2c(shape, args, compile_: bool):
+    """The same for llama2.c's model.py, as its train.py runs on a CPU (float32, its configure_optimizers)."""
+    spec = importlib.util.spec_from_file_location("llama2c_model", Path(args.vs_llama2c) / "model.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    dim, n_layers, n_heads, n_kv_heads, vocab = shape
+    torch.manual_seed(0)
+    model = module.Transformer(module.ModelArgs(dim=dim, n_layers=n_layers, n_heads=n_heads, n_kv_heads=n_kv_heads,
+                                                vocab_size=vocab, multiple_of=32, max_seq_len=args.seq_len,
+                                                dropout=0.0)).to(args.device)
+    device_type = args.device.split(":")[0]
+    with open(os.devnull, "w") as quiet:  # configure_optimizers prints its parameter counts
+        stdout, sys.stdout = sys.stdout, quiet
+        try:
+            optimizer = model.configure_optimizers(0.1, 5e-4, (0.9, 0.95), device_type)
+        finally:
+            sys.stdout = stdout
+    compiled = torch.compile(model) if compile_ else model
+
+    def step(x, y):
+        compiled(x, y)
+        loss = model.last_loss if not compile_ else compiled._orig_mod.last_loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        return loss
+    return step
+
+
+def time_steps(step, x, y, n: int) -> list[float]:
     times = []
-    for _ in range(args.steps):
+    for _ in range(n):
         t = time.perf_counter()
-        step().item()
+        step(x, y).item()
         times.append(time.perf_counter() - t)
-    times.sort()
-    median = times[len(times) // 2]
-    return {"params": sum(p.numel() for p in model.parameters()), "step_s": median,
-            "tokens_per_s": args.batch_size * args.seq_len / median}
+    return times
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dim", type=int, default=64)
-    parser.add_argument("--n-layers", type=int, default=5)
-    parser.add_argument("--n-heads", type=int, default=8)
-    parser.add_argument("--n-kv-heads", type=int, default=4)
-    parser.add_argument("--vocab", type=int, default=512)
+    parser.add_argument("--shapes", default="default,260K", help=f"comma list of {', '.join(SHAPES)}")
     parser.add_argument("--seq-len", type=int, default=256)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--steps", type=int, default=20, help="timed steps (median reported)")
+    parser.add_argument("--steps", type=int, default=8, help="timed steps per model per round")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds; each times every model in turn")
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16"),
+                        help="ours: as train.py --dtype (default auto)")
+    parser.add_argument("--compile", action="store_true", help="also torch.compile (ours, and llama2.c's as a second row)")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--compile", action="store_true")
+    parser.add_argument("--vs-llama2c", metavar="DIR", help="a clone of karpathy/llama2.c: time its model.py too")
     args = parser.parse_args()
-    r = measure(args)
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__} "
-          f"({torch.get_num_threads()} threads), device {args.device}")
-    print("| shape | params | batch x seq | step (median) | tokens/s |")
-    print("|---|---|---|---|---|")
-    print(f"| dim {args.dim}, {args.n_layers} layers, {args.n_heads} heads, {args.n_kv_heads} kv, vocab {args.vocab}"
-          f"{', compiled' if args.compile else ''} | {r['params'] / 1e6:.2f}M | {args.batch_size} x {args.seq_len} "
-          f"| {1000 * r['step_s']:.1f} ms | {r['tokens_per_s']:,.0f} |")
+    shapes = args.shapes.split(",")
+    if not set(shapes) <= set(SHAPES):
+        parser.error(f"--shapes: unknown {sorted(set(shapes) - set(SHAPES))}; known: {', '.join(SHAPES)}")
+    if args.vs_llama2c and not (Path(args.vs_llama2c) / "model.py").is_file():
+        parser.error(f"--vs-llama2c {args.vs_llama2c}: no model.py there (clone github.com/karpathy/llama2.c)")
+
+    device_type = args.device.split(":")[0]
+    dtype = autocast_dtype(TrainConfig(dtype=args.dtype), device_type)
+    peaks = {d: matmul_peak(d, args.device) for d in {torch.float32, dtype}}
+    print(f"machine: {cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} "
+          f"threads), device {args.device}")
+    print("matmul peak (2048^3): " + ", ".join(f"{str(d)[6:]} {p / 1e9:.0f} GFLOPS" for d, p in peaks.items()))
+    print(f"batch {args.batch_size} x {args.seq_len}; median of {args.rounds} x {args.steps} steps per row, models in turn\n")
+    print("| shape | model | dtype | compiled | step (median) | tokens/s | MFU | vs llama2.c |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name in shapes:
+        shape = SHAPES[name]
+        g = torch.Generator().manual_seed(0)
+        x = torch.randint(0, shape[4], (args.batch_size, args.seq_len), generator=g).to(args.device)
+        y = torch.randint(0, shape[4], (args.batch_size, args.seq_len), generator=g).to(args.device)
+        rows = {}  # label -> (step fn, dtype, compiled)
+        step, matmul_params = ours(shape, args, dtype)
+        rows["ours"] = (step, dtype, args.compile)
+        if args.vs_llama2c:
+            rows["llama2.c"] = (llama2c(shape, args, False), torch.float32, False)
+            if args.compile:
+                rows["llama2.c compiled"] = (llama2c(shape, args, True), torch.float32, True)
+        times = {label: [] for label in rows}
+        for label, (fn, _, _) in rows.items():
+            time_steps(fn, x, y, args.warmup)  # compiles, if compiled
+        for _ in range(args.rounds):
+            for label, (fn, _, _) in rows.items():
+                times[label] += time_steps(fn, x, y, args.steps)
+        tokens = args.batch_size * args.seq_len
+        flops = flops_per_token(matmul_params, shape[1], shape[0], args.seq_len)
+        medians = {label: sorted(t)[len(t) // 2] for label, t in times.items()}
+        best_llama2c = min((m for label, m in medians.items() if label != "ours"), default=None)
+        for label, (fn, d, compiled) in rows.items():
+            tok_s = tokens / medians[label]
+            mfu = tok_s * flops / peaks[d]
+            ratio = f"{best_llama2c / medians[label]:.2f}x" if best_llama2c else ""
+            print(f"| {name} (dim {shape[0]}, {shape[1]} layers, {shape[2]}/{shape[3]} heads, vocab {shape[4]}) | "
+                  f"{label} | {str(d)[6:]} | {'yes' if compiled else 'no'} | {1000 * medians[label]:.1f} ms | "
+                  f"{tok_s:,.0f} | {100 * mfu:.1f}% | {ratio} |")
 
 
 if __name__ == "__main__":
