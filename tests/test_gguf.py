@@ -1,0 +1,252 @@
+"""Tests for formats/gguf.py and `export.py ... model.gguf` against llama.cpp's own artifacts and code.
+
+Reference checks: our GGUF of llama2.c's stories260K equals the one llama.cpp's convert-llama2c-to-ggml
+made (tensor for tensor, and the vocabulary); llama.cpp (the llama_cpp package, llama-cpp-python) runs our
+files and its greedy tokens equal run.c's; its quantizer makes the same Q8_0/Q4_0 blocks as ours. The
+tests that need llama_cpp skip with a reason when it is not installed (see requirements.txt for the
+build flags). The llama-server tests run only where LLAMA_CPP_BIN names a folder holding llama-server.
+"""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import gguf as gguf_package
+import numpy as np
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from formats import gguf  # noqa: E402
+from formats.loader import load_model, save_model  # noqa: E402
+from sample import prompt_ids  # noqa: E402
+from test_formats import fixture, random_model  # noqa: E402
+from test_run import ENV, INSTRUCTION, STORY_START, TRAIN, run_c  # noqa: E402
+from tokenizer import Tokenizer  # noqa: E402
+
+STORIES260K = "llama2c-260K/stories260K.bin"
+TOK512 = "llama2c-260K/tok512.model"
+
+
+def export(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "export.py", *map(str, args)], cwd=ROOT, capture_output=True, text=True)
+
+
+def exported_260K(tmp_path, quant="f32") -> Path:
+    out = tmp_path / f"stories260K-{quant}.gguf"
+    result = export(fixture(STORIES260K), out, "--tokenizer", fixture(TOK512), "--quant", quant)
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def tensors(path) -> dict:
+    return {t.name: t for t in gguf_package.GGUFReader(path).tensors}
+
+
+def field(path, key):
+    f = gguf_package.GGUFReader(path).fields.get(key)
+    return None if f is None else f.contents()
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    """out/ of tests/test_run.py's tiny instruct model (TRAIN), trained here by train.py (~10 s)."""
+    out = tmp_path_factory.mktemp("trained") / "out"
+    result = subprocess.run([sys.executable, "train.py", *TRAIN, "--out-dir", str(out), "--data-dir",
+                             str(out.parent / "data")], cwd=ROOT, env=ENV, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the file, against llama.cpp's converter
+
+
+def test_stories260K_equals_llamacpp_converter_tensor_for_tensor_and_in_its_vocabulary(tmp_path):
+    ours_path, theirs_path = exported_260K(tmp_path), fixture("gguf/stories260K.gguf")
+    ours, theirs = tensors(ours_path), tensors(theirs_path)
+    # their converter writes the shared classifier twice; we leave output out, as llama.cpp's converters do
+    # for any tied model, and llama.cpp then uses token_embd (the llama.cpp tests below run it)
+    assert set(theirs) - set(ours) == {"output.weight"} and set(ours) <= set(theirs)
+    assert np.array_equal(theirs["output.weight"].data, theirs["token_embd.weight"].data)
+    for name, t in ours.items():
+        assert t.tensor_type == theirs[name].tensor_type == gguf_package.GGMLQuantizationType.F32, name
+        assert list(t.shape) == list(theirs[name].shape), name
+        assert np.array_equal(t.data, theirs[name].data), name
+    for key in ("tokenizer.ggml.model", "tokenizer.ggml.tokens", "tokenizer.ggml.scores", "tokenizer.ggml.token_type",
+                "tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id", "tokenizer.ggml.unknown_token_id",
+                "general.architecture", "llama.embedding_length", "llama.feed_forward_length", "llama.block_count",
+                "llama.attention.head_count", "llama.attention.head_count_kv", "llama.rope.dimension_count",
+                "llama.attention.layer_norm_rms_epsilon"):
+        assert field(ours_path, key) == field(theirs_path, key), key
+    # what differs: the context (the model's 512; their converter's default 2048) and what we add
+    assert field(ours_path, "llama.context_length") == 512 and field(theirs_path, "llama.context_length") == 2048
+    assert field(ours_path, "llama.rope.freq_base") == 10000.0
+    assert field(ours_path, "tokenizer.ggml.add_bos_token") is True
+    assert field(ours_path, "general.file_type") == 0
+    assert gguf_package.GGUFReader(ours_path).fields["GGUF.version"].contents() == 3
+
+
+def test_reader_takes_ours_and_llamacpps_back_to_the_same_weights(tmp_path):
+    original, _ = load_model(fixture(STORIES260K))
+    for path in (exported_260K(tmp_path), fixture("gguf/stories260K.gguf")):
+        model, info = load_model(path)
+        assert info["format"] == "gguf" and not info["instruct"] and (info["bos_id"], info["eos_id"]) == (1, 2)
+        assert model.args.norm_eps == 1e-5 and model.args.rope_theta == 10000.0
+        for name, weight in original.state_dict().items():
+            assert torch.equal(weight, model.state_dict()[name]), name
+    # llama.cpp's file through our reader gives llama2.c's golden story
+    ids = list(model.generate([1], max_new_tokens=200, temperature=0.0, stop_tokens=[1]))
+    text = Tokenizer(fixture(TOK512)).decode(ids) + "\n"
+    assert text == fixture("llama2c-260K/expected_greedy_200.txt").read_text()
+
+
+def test_f16_keeps_norms_in_f32_and_rounds_matrices_once(tmp_path):
+    path = exported_260K(tmp_path, "f16")
+    original, _ = load_model(fixture(STORIES260K))
+    state = original.state_dict()
+    F32, F16 = gguf_package.GGMLQuantizationType.F32, gguf_package.GGMLQuantizationType.F16
+    for gguf_name, ours, shape in gguf.tensor_table(original.args):
+        t = tensors(path)[gguf_name]
+        assert t.tensor_type == (F32 if len(shape) == 1 else F16), gguf_name
+        assert np.array_equal(np.asarray(t.data).reshape(shape), state[ours].numpy().astype(t.data.dtype)), gguf_name
+    assert field(path, "general.file_type") == 1
+
+
+def test_instruct_model_gets_our_prompt_layout_as_its_chat_template(trained, tmp_path):
+    """The chat template, rendered as llama.cpp's server and Hugging Face clients render it (Jinja with
+    bos_token/eos_token), then tokenized with the specials parsed, gives exactly sample.py's instruct ids;
+    a conversation gives the packed training stream."""
+    import jinja2
+    out = tmp_path / "model.gguf"
+    assert export(trained / "model.bin", out).returncode == 0
+    assert field(out, "tokenizer.ggml.add_bos_token") is False and field(out, "tokenizer.ggml.add_eos_token") is False
+    template = jinja2.Environment().from_string(field(out, "tokenizer.chat_template"))
+    tokenizer = Tokenizer(trained / "tokenizer.model")
+    messages = [{"role": "system", "content": "ignored"}, {"role": "user", "content": INSTRUCTION}]
+    text = template.render(messages=messages, bos_token="<s>", eos_token="</s>", add_generation_prompt=True)
+    assert text == f"</s>{INSTRUCTION}<s>"
+    assert [tokenizer.eos_id, *tokenizer.encode(INSTRUCTION), tokenizer.bos_id] == prompt_ids(tokenizer, INSTRUCTION, "instruct")[0]
+    two_turns = messages + [{"role": "assistant", "content": "Once upon a time."}, {"role": "user", "content": "Again."}]
+    assert template.render(messages=two_turns, bos_token="<s>", eos_token="</s>") == \
+        f"</s>{INSTRUCTION}<s>Once upon a time.</s>Again.<s>"
+    modelfile = out.with_suffix(".Modelfile").read_text()
+    assert "FROM ./model.gguf\n" in modelfile and 'PARAMETER stop "</s>"' in modelfile
+    assert '{{ if eq .Role "user" }}</s>{{ .Content }}<s>' in modelfile.replace("{{- ", "{{ ")
+    assert "PARAMETER num_ctx 256" in modelfile
+
+
+# ----------------------------------------------------------------------------------------------------------
+# bad input: one line, and never half a file under the real name
+
+
+def one_line_error(result, status=1):
+    assert result.returncode == status, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert "Traceback" not in result.stderr and lines[-1].startswith(("error: ", "usage: ", "export.py: error")), lines
+    return lines[-1]
+
+
+def test_unknown_quant_type_is_a_usage_error(tmp_path):
+    line = one_line_error(export(fixture(STORIES260K), tmp_path / "m.gguf", "--tokenizer", fixture(TOK512),
+                                 "--quant", "q3_k"), status=2)
+    assert "--quant" in line and "q3_k" in line
+    assert not (tmp_path / "m.gguf").exists()
+
+
+def test_tokenizer_gguf_cannot_hold_is_one_line(tmp_path):
+    """A SentencePiece unigram model: llama.cpp's llama vocabulary would tokenize differently."""
+    import sentencepiece as spm
+    text = tmp_path / "text.txt"
+    text.write_text("\n".join(f"the cat number {i} sat on the mat and saw a dog" for i in range(200)))
+    spm.SentencePieceTrainer.train(input=str(text), model_prefix=str(tmp_path / "uni"), vocab_size=40,
+                                   model_type="unigram", minloglevel=2)
+    save_model(random_model(vocab_size=40), tmp_path / "model.bin", "ours")
+    line = one_line_error(export(tmp_path / "model.bin", tmp_path / "m.gguf", "--tokenizer", tmp_path / "uni.model"))
+    assert "unigram" in line and "BPE" in line
+    assert not (tmp_path / "m.gguf").exists()
+    # and no tokenizer at all: llama2.c's file records none and none sits beside it
+    line = one_line_error(export(fixture(STORIES260K), tmp_path / "m.gguf"))
+    assert "tokenizer" in line and not (tmp_path / "m.gguf").exists()
+
+
+def test_output_path_that_is_a_directory_is_one_line(tmp_path):
+    (tmp_path / "m.gguf").mkdir()
+    line = one_line_error(export(fixture(STORIES260K), tmp_path / "m.gguf", "--tokenizer", fixture(TOK512)))
+    assert "directory" in line and str(tmp_path / "m.gguf") in line
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
+    out = tmp_path / "m.gguf"
+    out.write_bytes(b"old")
+    model, _ = load_model(fixture(STORIES260K))
+
+    def fail_halfway(self, **kwargs):
+        self.fout[0].write(b"half a file")
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(gguf_package.GGUFWriter, "write_tensors_to_file", fail_halfway)
+    with pytest.raises(OSError):
+        save_model(model, out, "gguf", tokenizer=Tokenizer(fixture(TOK512)))
+    assert out.read_bytes() == b"old" and sorted(p.name for p in tmp_path.iterdir()) == ["m.gguf"]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# llama.cpp runs our files (llama_cpp: llama-cpp-python)
+
+
+@pytest.fixture(scope="module")
+def llama_cpp():
+    try:
+        import llama_cpp
+    except ImportError as e:
+        pytest.skip(f"llama_cpp (llama-cpp-python) is not installed ({e}); requirements.txt has the pinned "
+                    f"version and the build flags")
+    return llama_cpp
+
+
+def llamacpp_greedy(llama_cpp, path: Path, ids: list[int], n: int, stop: tuple[int, ...]) -> list[int]:
+    """llama.cpp's greedy continuation of ids: argmax of the logits llama.cpp computes, one token at a
+    time, up to n tokens or a stop token (not included), as run.c -t 0 does."""
+    llm = llama_cpp.Llama(str(path), n_ctx=0, n_threads=1, n_batch=512, verbose=False)
+    llm.eval(ids)
+    out = []
+    while True:
+        token = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+        if token in stop:
+            return out
+        out.append(token)
+        if len(out) == n:  # the last token is read off the last position's logits, not fed back
+            return out
+        llm.eval([token])
+
+
+def test_llamacpp_writes_the_golden_story_from_our_stories260K(llama_cpp, binaries, tmp_path):
+    path = exported_260K(tmp_path)
+    tokenizer = Tokenizer(fixture(TOK512))
+    ids = llamacpp_greedy(llama_cpp, path, [1], 512, stop=(1, 2))
+    golden = fixture("llama2c-260K/expected_greedy_200.txt").read_text()
+    assert len(ids) >= 200
+    assert tokenizer.decode(ids[:200]) + "\n" == golden  # llama2.c's run -n 200: 200 positions, 200 tokens
+    c = run_c(binaries["run"], fixture(STORIES260K), "-z", fixture("llama2c-260K/tok512.bin"), "-t", 0,
+              "-n", len(ids)).stdout.decode()
+    assert c == tokenizer.decode(ids) + "\n"
+
+
+@pytest.mark.parametrize("mode", ["instruct", "generate"])
+def test_llamacpp_and_run_write_the_same_story_from_a_trained_instruct_model(llama_cpp, binaries, trained, tmp_path, mode):
+    path = tmp_path / "model.gguf"
+    assert export(trained / "model.bin", path).returncode == 0
+    tokenizer = Tokenizer(trained / "tokenizer.model")
+    prompt = INSTRUCTION if mode == "instruct" else STORY_START
+    llm = llama_cpp.Llama(str(path), n_ctx=0, verbose=False, vocab_only=True)
+    # llama.cpp's tokenizer, reading our vocabulary, agrees with SentencePiece, specials included
+    ids, stop = prompt_ids(tokenizer, prompt, mode)
+    as_text = f"</s>{prompt}<s>" if mode == "instruct" else f"<s>{prompt}"
+    assert llm.tokenize(as_text.encode(), add_bos=False, special=True) == ids
+    assert llm.tokenize(prompt.encode(), add_bos=mode == "generate") == (ids[1:-1] if mode == "instruct" else ids)
+    generated = llamacpp_greedy(llama_cpp, path, ids, 256 - len(ids) + 1, stop)  # run -n 0: the whole context
+    assert len(generated) >= 200, "the story ended before 200 tokens; train the test model longer"
+    c = run_c(binaries["run"], trained / "model.bin", "-m", mode, "-i", prompt, "-t", 0, "-n", 0).stdout.decode()
+    shown = generated if mode == "instruct" else ids[1:] + generated
+    assert c == tokenizer.decode(shown) + "\n"
