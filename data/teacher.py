@@ -105,19 +105,58 @@ def fill(template: str, **values) -> str:
     return template
 
 
+# A topic that arrives as a title: '"A Sunny Side Up" - A sunny day for a turtle ...', 'Brave Bella: a
+# bunny who ...', '**The Lost Kite** – ...'. The title is what sits before a colon or a spaced dash; it is
+# dropped when it was quoted or is in title case (every word of four letters or more capitalised), so a
+# plain sentence with a dash in it ("A fox - who is shy - sings") keeps its words.
+_TITLE_SPLIT = re.compile(r"^(?P<title>[^:]{1,80}?)\s*(?::|\s[-–—]|[-–—]\s)\s+(?P<rest>\S.*)$")
+# Openings that make "Write a story about ..." read twice: "The story about a fox", "A tale of ...", "Idea: ..."
+_TOPIC_OPENING = re.compile(r"^(?:(?:story\s+)?idea\s*\d*\s*:\s*|topic\s*:\s*|write\s+a\s+story\s+about\s+|"
+                            r"(?:the|a|an|this|one)?\s*(?:short\s+)?(?:story|tale)\s+(?:about|of)\s+|about\s+)", re.I)
+_QUOTES = "\"'“”‘’«»`"
+MIN_TOPIC_WORDS, MAX_TOPIC_WORDS = 3, 40
+
+
+def _is_title(text: str) -> bool:
+    long_words = [w for w in re.findall(r"[A-Za-z]+", text) if len(w) >= 4]
+    return bool(long_words) and all(w[0].isupper() for w in long_words)
+
+
+def clean_topic(item: str) -> str | None:
+    """One list item as a topic that reads well after "Write a story about ": markdown, quotes, a title in
+    front and openings like "The story about" removed; None when what is left is no idea for a story
+    (fewer than MIN_TOPIC_WORDS words, or more than MAX_TOPIC_WORDS)."""
+    text = re.sub(r"[*_]{1,3}", "", item).strip()
+    m = _TITLE_SPLIT.match(text)
+    if m:
+        title = m.group("title").strip()
+        quoted = title[:1] in _QUOTES or title[-1:] in _QUOTES
+        if (quoted or _is_title(title.strip(_QUOTES))) and len(m.group("rest").split()) >= MIN_TOPIC_WORDS:
+            text = m.group("rest")
+    while True:  # "Idea 3: The story about ..." has two openings
+        shorter = _TOPIC_OPENING.sub("", text.strip(_QUOTES + " ").lstrip(), count=1)
+        if shorter == text:
+            break
+        text = shorter
+    text = text.strip(_QUOTES + " ").rstrip(".").strip(_QUOTES + " ")
+    if text.count('"') % 2:  # a quote left open inside: drop them all rather than guess
+        text = text.replace('"', "")
+    return text if MIN_TOPIC_WORDS <= len(text.split()) <= MAX_TOPIC_WORDS else None
+
+
 def parse_topics(answer: str, n: int, cut_off: bool = False) -> list[str]:
-    """The items of the teacher's numbered list, at most n, without duplicates; [] when there is no list.
-    cut_off: the answer hit the token limit, so its last item may be half a sentence and is dropped."""
+    """The items of the teacher's numbered list as clean topics (clean_topic), at most n, without
+    duplicates; [] when there is no list. cut_off: the answer hit the token limit, so its last item may be
+    half a sentence and is dropped."""
     items = [m.group(1) for m in map(_LIST_ITEM.match, answer.splitlines()) if m]
     if cut_off and items:
         items = items[:-1]
     topics, seen = [], set()
     for item in items:
-        item = item.strip().strip("*_").strip()  # markdown **bold**
-        item = item.strip('"“”').strip()
-        if item and _normalise(item) not in seen:
-            seen.add(_normalise(item))
-            topics.append(item)
+        topic = clean_topic(item)
+        if topic and _normalise(topic) not in seen:
+            seen.add(_normalise(topic))
+            topics.append(topic)
     return topics[:n]
 
 
@@ -354,45 +393,91 @@ def run_pool(jobs: list, do_job, workers: int, desc: str, stats: Stats):
         raise error
 
 
+# Why a unit of work went to rejects.jsonl ("reason"); details ride in other keys. account() counts by these.
+NO_TOPICS = "no numbered list"                           # + "answers": how many were asked for
+TOO_FEW_TOPICS = "too few usable topics"                 # + "missing": how many of the n
+REPEATED_TOPIC = "topic already asked for under another theme"  # + "first_theme"
+CUT_OFF = "cut off by the token limit (finish_reason: length)"  # and too short up to its last sentence
+EMPTY, REFUSAL, DUPLICATE = "empty answer", "refusal", "duplicate story"  # DUPLICATE + "duplicate_of": key
+
+
 def topic_stage(client: TeacherClient, themes: list[str], n: int, template: str, topics: AppendLog,
                 rejects: AppendLog, workers: int, parse_retries: int = 2):
-    """themes -> topics.jsonl: one request per theme not done yet; an answer without a list is asked again."""
+    """themes -> topics.jsonl: one request per theme not done yet. A theme is asked again (up to
+    parse_retries more times) while its answers hold fewer than n usable topics, keeping the new ones. A
+    theme left with none goes to rejects.jsonl; one left short is written with what it has and the
+    shortfall recorded in rejects.jsonl, so each of the n topics asked for is accounted for."""
     finished = topics.keys() | rejects.keys()
     jobs = [t for t in dict.fromkeys(themes) if stable_key("topics", t) not in finished]
 
     def do(theme):
         key, prompt = stable_key("topics", theme), fill(template, theme=theme, n=n)
+        found, seen = [], set()
         for attempt in range(parse_retries + 1):
-            text, finish = client.complete(prompt)
-            found = parse_topics(text, n, cut_off=finish == "length")
-            if found:
-                topics.append({"key": key, "theme": theme, "topics": found, "teacher": client.model, "finish_reason": finish})
-                client.stats.add(done=1)
-                return
-            if attempt < parse_retries:
+            if attempt:
                 client.stats.add(retried=1)
-        rejects.append({"key": key, "stage": "topics", "theme": theme, "teacher": client.model,
-                        "reason": f"no numbered list in {parse_retries + 1} answers", "answer": text[:1000]})
-        client.stats.add(rejected=1)
+            text, finish = client.complete(prompt)
+            for topic in parse_topics(text, n, cut_off=finish == "length"):
+                if _normalise(topic) not in seen:
+                    seen.add(_normalise(topic))
+                    found.append(topic)
+            if len(found) >= n:
+                break
+        found, asked = found[:n], attempt + 1
+        reject = {"stage": "topics", "theme": theme, "teacher": client.model, "answers": asked, "answer": text[:1000]}
+        if not found:
+            rejects.append({"key": key, "reason": NO_TOPICS, "missing": n, **reject})
+            client.stats.add(rejected=1)
+            return
+        if len(found) < n:
+            rejects.append({"key": stable_key("topics-short", theme), "reason": TOO_FEW_TOPICS,
+                            "missing": n - len(found), **reject})
+        topics.append({"key": key, "theme": theme, "topics": found, "teacher": client.model, "finish_reason": finish})
+        client.stats.add(done=1)
 
     run_pool(jobs, do, workers, "topics", client.stats)
 
 
-def story_jobs(topics: AppendLog) -> list[tuple[str, str, str]]:
-    """(key, theme, topic) for every topic in topics.jsonl, in file order; a topic that a different theme
-    also produced (same words, any case) is kept once, under the first theme."""
-    jobs, seen = [], set()
+def story_jobs(topics: AppendLog) -> tuple[list[tuple[str, str, str]], list[dict]]:
+    """(jobs, repeats). jobs: (key, theme, topic) for every topic in topics.jsonl, in file order. A topic
+    that a different theme also produced (same words, any case) is asked for once, under the first theme;
+    repeats holds a rejects.jsonl record for each later copy, so that every topic asked for is accounted for."""
+    jobs, repeats, first = [], [], {}
     for record in topics.records:
+        theme = record["theme"]
         for topic in record.get("topics", []):
-            if _normalise(topic) not in seen:
-                seen.add(_normalise(topic))
-                jobs.append((stable_key("story", record["theme"], topic), record["theme"], topic))
-    return jobs
+            earlier = first.setdefault(_normalise(topic), theme)
+            key = stable_key("story", theme, topic)
+            if earlier != theme:
+                repeats.append({"key": key, "stage": "stories", "reason": REPEATED_TOPIC, "first_theme": earlier,
+                                "theme": theme, "topic": topic, "teacher": record.get("teacher")})
+            elif all(key != k for k, _, _ in jobs):
+                jobs.append((key, theme, topic))
+    return jobs, repeats
 
 
-def story_stage(client: TeacherClient, jobs: list, template: str, stories: AppendLog, rejects: AppendLog, workers: int):
-    """topics -> stories.jsonl: one request per topic not done yet; unusable stories go to rejects.jsonl."""
+# A sentence ends at . ! or ? (then perhaps a closing quote or bracket) before a space or the end of the text.
+_SENTENCE_END = re.compile(r"[.!?][\"'”’)]*(?=\s|$)")
+MIN_KEPT_WORDS = 80  # a story cut at the token limit is kept up to its last sentence if this long (~half a story)
+
+
+def trim_to_sentence(story: str, min_words: int = MIN_KEPT_WORDS) -> str | None:
+    """A story cut off by the token limit, up to the end of its last complete sentence; None when that
+    leaves fewer than min_words words (or there is no complete sentence)."""
+    ends = [m.end() for m in _SENTENCE_END.finditer(story)]
+    kept = story[:ends[-1]].strip() if ends else ""
+    return kept if len(kept.split()) >= min_words else None
+
+
+def story_stage(client: TeacherClient, jobs: list, template: str, stories: AppendLog, rejects: AppendLog,
+                workers: int, repeats: list[dict] = (), min_words: int = MIN_KEPT_WORDS):
+    """topics -> stories.jsonl: one request per topic not done yet; unusable stories go to rejects.jsonl,
+    and so do the repeats story_jobs found. A story cut off by the token limit is kept up to its last
+    complete sentence when that leaves at least min_words words, marked "trimmed": true."""
     finished = stories.keys() | rejects.keys()
+    for record in repeats:
+        if record["key"] not in finished:
+            rejects.append(record)
     seen = {_normalise(r["story"]): r["key"] for r in stories.records}  # duplicate detection across runs
     seen_lock = threading.Lock()
     todo = [job for job in jobs if job[0] not in finished]
@@ -403,20 +488,24 @@ def story_stage(client: TeacherClient, jobs: list, template: str, stories: Appen
         story = strip_teacher_chatter(text)
         record = {"key": key, "prompt": prompt_from_topic(topic), "story": story, "theme": theme, "topic": topic,
                   "teacher": client.model, "finish_reason": finish}
-        reason = None
-        if finish == "length":
-            reason = "cut off by the token limit (finish_reason: length)"
-        elif not story:
-            reason = "empty answer"
+        reject = {}
+        if not story:
+            reject = {"reason": EMPTY}
         elif is_refusal(story):
-            reason = "refusal"
-        else:
+            reject = {"reason": REFUSAL}
+        elif finish == "length":
+            trimmed = trim_to_sentence(story, min_words)
+            if trimmed is None:
+                reject = {"reason": CUT_OFF, "min_words": min_words}
+            else:
+                record.update(story=trimmed, trimmed=True)
+        if not reject:
             with seen_lock:
-                first = seen.setdefault(_normalise(story), key)
+                first = seen.setdefault(_normalise(record["story"]), key)
             if first != key:
-                reason = f"duplicate of story {first}"
-        if reason:
-            rejects.append({"key": key, "stage": "stories", "reason": reason, "theme": theme, "topic": topic,
+                reject = {"reason": DUPLICATE, "duplicate_of": first}
+        if reject:
+            rejects.append({"key": key, "stage": "stories", **reject, "theme": theme, "topic": topic,
                             "teacher": client.model, "answer": text[:1000]})
             client.stats.add(rejected=1)
         else:
@@ -424,6 +513,19 @@ def story_stage(client: TeacherClient, jobs: list, template: str, stories: Appen
             client.stats.add(done=1)
 
     run_pool(todo, do, workers, "stories", client.stats)
+
+
+def account(themes: list[str], n: int, logs: dict) -> dict:
+    """What became of the len(themes) × n stories asked for, read from the three files (this run and the
+    earlier ones it resumed): stories kept (and how many of them trimmed), and the stories lost, by reason."""
+    themes = set(themes)
+    kept = [r for r in logs["stories"].records if r.get("theme") in themes]
+    lost = {}
+    for r in logs["rejects"].records:
+        if r.get("theme") in themes:
+            lost[r["reason"]] = lost.get(r["reason"], 0) + (r.get("missing", n) if r["stage"] == "topics" else 1)
+    return {"asked": len(themes) * n, "kept": len(kept), "trimmed": sum(bool(r.get("trimmed")) for r in kept),
+            "lost": lost}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -452,14 +554,25 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for one answer")
     p.add_argument("--max-retries", type=int, default=8, help="retries of one request before the run stops")
     p.add_argument("--max-backoff", type=float, default=60.0, help="longest wait between retries, seconds")
-    p.add_argument("--parse-retries", type=int, default=2, help="extra asks when a topic answer has no list")
+    p.add_argument("--parse-retries", type=int, default=2,
+                   help="extra asks when a topic answer has fewer usable topics than asked for")
+    p.add_argument("--min-words", type=int, default=MIN_KEPT_WORDS,
+                   help="a story cut off by --max-tokens is kept up to its last sentence if that is this many words")
     p.add_argument("--dry-run", action="store_true", help="print the first prompts and exit")
     return p.parse_args(argv)
 
 
-def summary(stats: Stats, out_dir: Path, elapsed: float) -> str:
-    return (f"{stats.done} written, {stats.rejected} rejected, {stats.retried} retried, {stats.requests} requests, "
+def summary(stats: Stats, out_dir: Path, elapsed: float, counts: dict | None = None) -> str:
+    """The run's requests and time; with counts (account()), a second line on how much of what was asked
+    for was kept: "kept 14 of 15 stories asked for (93%, 2 trimmed ...); lost: refusal 1"."""
+    line = (f"{stats.done} written, {stats.rejected} rejected, {stats.retried} retried, {stats.requests} requests, "
             f"{stats.tokens:,} tokens in {elapsed:.0f} s -> {out_dir}/{{topics,stories,rejects}}.jsonl")
+    if counts and counts["asked"]:
+        lost = ", ".join(f"{why} {n}" for why, n in sorted(counts["lost"].items(), key=lambda kv: -kv[1]))
+        line += (f"\nkept {counts['kept']} of {counts['asked']} stories asked for "
+                 f"({100 * counts['kept'] / counts['asked']:.0f}%, {counts['trimmed']} of them trimmed to their "
+                 f"last complete sentence at the token limit)" + (f"; lost: {lost}" if lost else ""))
+    return line
 
 
 def main(argv=None) -> int:
@@ -479,7 +592,7 @@ def main(argv=None) -> int:
             print(f"--- topics prompt ({theme})\n{fill(topic_template, theme=theme, n=args.topics_per_theme)}")
         example = [(theme, "a little fox who is afraid of the dark") for theme in themes[:1]]
         if (out / "topics.jsonl").exists():
-            example = [(t, topic) for _, t, topic in story_jobs(AppendLog(out / "topics.jsonl"))[:2]] or example
+            example = [(t, topic) for _, t, topic in story_jobs(AppendLog(out / "topics.jsonl"))[0][:2]] or example
         for theme, topic in example:
             print(f"--- story prompt ({topic})\n{fill(story_template, theme=theme, topic=topic_phrase(topic))}")
         return 0
@@ -490,6 +603,9 @@ def main(argv=None) -> int:
                            timeout=args.timeout, max_retries=args.max_retries, max_backoff=args.max_backoff,
                            rate=args.rate, stats=stats)
     logs = {}
+
+    def counts(logs):
+        return account(themes, args.topics_per_theme, logs) if len(logs) == 3 and args.stage != "topics" else None
     try:
         logs = {name: AppendLog(out / f"{name}.jsonl") for name in ("topics", "stories", "rejects")}
         for log in logs.values():
@@ -500,18 +616,20 @@ def main(argv=None) -> int:
             topic_stage(client, themes, args.topics_per_theme, topic_template, logs["topics"], logs["rejects"],
                         args.workers, args.parse_retries)
         if args.stage in ("stories", "all"):
-            story_stage(client, story_jobs(logs["topics"]), story_template, logs["stories"], logs["rejects"], args.workers)
+            jobs, repeats = story_jobs(logs["topics"])
+            story_stage(client, jobs, story_template, logs["stories"], logs["rejects"], args.workers, repeats,
+                        args.min_words)
     except TeacherError as e:
-        print(summary(stats, out, time.time() - start), file=sys.stderr)
+        print(summary(stats, out, time.time() - start, counts(logs)), file=sys.stderr)
         exit_with(e)
     except KeyboardInterrupt:
-        print(summary(stats, out, time.time() - start), file=sys.stderr)
+        print(summary(stats, out, time.time() - start, counts(logs)), file=sys.stderr)
         print("interrupted; everything finished is saved, rerun the same command to resume", file=sys.stderr)
         return 130
     finally:
         for log in logs.values():
             log.close()
-    print(summary(stats, out, time.time() - start))
+    print(summary(stats, out, time.time() - start, counts(logs)))
     return 0
 
 
