@@ -43,7 +43,7 @@ import numpy as np
 import torch
 
 from errors import CheckpointError, TokenizerError
-from formats import layout
+from formats import layout, quants  # quants: the project's one Q8_0/Q4_0 quantizer
 from formats.atomic import atomic_write, write_text
 from formats.model_bin import _as_float  # float32 metadata back to the value written (1e-05, not 9.99e-06)
 from model import ModelArgs, Transformer
@@ -288,9 +288,9 @@ def write(model: Transformer, path, mode: str = "generate", tokenizer=None, *, q
         elif qtype == T.F16:
             w.add_tensor(gguf_name, array.astype(np.float16))
         else:
-            from formats import quants  # the project's one Q8_0/Q4_0 quantizer
             blocks = np.frombuffer(quants.quantize(array, qtype.name.lower()), dtype=np.uint8)
-            w.add_tensor(gguf_name, blocks.reshape(shape[0], -1), raw_shape=shape, raw_dtype=qtype)
+            # uint8 rows of blocks: the writer derives the weight shape from the bytes per row
+            w.add_tensor(gguf_name, blocks.reshape(shape[0], -1), raw_dtype=qtype)
 
     with atomic_write(path) as f:
         # the writer takes an already open file when its state says so: then every byte goes through
@@ -376,7 +376,6 @@ def _dequantize(path: Path, t, shape: tuple[int, ...]) -> np.ndarray:
     if t.tensor_type == T.F16:
         return np.array(t.data, dtype=np.float16).astype(np.float32).reshape(shape)
     if t.tensor_type in (T.Q8_0, T.Q4_0):
-        from formats import quants
         return quants.dequantize(bytes(t.data), t.tensor_type.name.lower(), shape)
     raise CheckpointError(f"{path}: {t.name} is {t.tensor_type.name}; this code reads F32, F16, Q8_0 and Q4_0 "
                           f"(llama-quantize can convert to those)")

@@ -7,9 +7,15 @@ tests that need llama_cpp skip with a reason when it is not installed (see requi
 build flags). The llama-server tests run only where LLAMA_CPP_BIN names a folder holding llama-server.
 """
 
+import json
+import os
 import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import gguf as gguf_package
@@ -138,6 +144,29 @@ def test_instruct_model_gets_our_prompt_layout_as_its_chat_template(trained, tmp
     assert "PARAMETER num_ctx 256" in modelfile
 
 
+@pytest.mark.parametrize("quant", ["q8_0", "q4_0"])
+def test_quantized_blocks_equal_the_gguf_packages_reference_quantizer(tmp_path, quant):
+    """Each matrix in ggml's blocks, byte for byte as gguf.quants (the Python mirror of ggml-quants.c's
+    reference quantizers) makes them from the float32 weights; the types follow llama.cpp's quantizer
+    (norms F32, rows not a multiple of 32 long in F16) with the embedding at Q8_0 in a Q4_0 file."""
+    path = exported_260K(tmp_path, quant)
+    original, _ = load_model(fixture(STORIES260K))
+    state, T = original.state_dict(), gguf_package.GGMLQuantizationType
+    block_type = T.Q8_0 if quant == "q8_0" else T.Q4_0
+    for gguf_name, ours, shape in gguf.tensor_table(original.args):
+        t = tensors(path)[gguf_name]
+        expected = (T.F32 if len(shape) == 1 else T.F16 if "ffn_down" in gguf_name  # stories260K's hidden dim is 172
+                    else T.Q8_0 if gguf_name == "token_embd.weight" else block_type)
+        assert t.tensor_type == expected, gguf_name
+        weights = state[ours].numpy()
+        if expected in (T.Q8_0, T.Q4_0):
+            assert bytes(t.data) == gguf_package.quants.quantize(weights, expected).tobytes(), gguf_name
+        else:
+            assert np.array_equal(np.asarray(t.data).reshape(shape), weights.astype(t.data.dtype)), gguf_name
+    assert field(path, "general.file_type") == {"q8_0": 7, "q4_0": 2}[quant]
+    assert field(path, "general.quantization_version") == 2
+
+
 # ----------------------------------------------------------------------------------------------------------
 # bad input: one line, and never half a file under the real name
 
@@ -260,3 +289,83 @@ def test_llamacpp_and_run_write_the_same_story_from_a_trained_instruct_model(lla
     c = run_c(binaries["run"], trained / "model.bin", "-m", mode, "-i", prompt, "-t", 0, "-n", 0).stdout.decode()
     shown = generated if mode == "instruct" else ids[1:] + generated
     assert c == tokenizer.decode(shown) + "\n"
+
+
+# ----------------------------------------------------------------------------------------------------------
+# llama.cpp's server answers OpenAI requests from our files (opt-in: LLAMA_CPP_BIN=folder with llama-server)
+
+
+@pytest.fixture(scope="module")
+def llama_server():
+    folder = os.environ.get("LLAMA_CPP_BIN")
+    binary = Path(folder or "") / "llama-server"
+    if not folder or not binary.is_file():
+        pytest.skip("set LLAMA_CPP_BIN to a folder holding llama.cpp's llama-server to run these tests")
+    return binary
+
+
+@contextmanager
+def serving(binary: Path, model: Path):
+    """llama-server for model on a free port of 127.0.0.1; yields its /v1 URL, stops it afterwards."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([str(binary), "-m", str(model), "--host", "127.0.0.1", "--port", str(port), "-t", "1",
+                             "--parallel", "1", "--no-webui"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 120
+        while True:
+            assert proc.poll() is None, proc.stderr.read().decode(errors="replace")[-3000:]
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            assert time.time() < deadline, "llama-server did not come up within 120 s"
+            time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def post(url: str, body: dict) -> dict:
+    request = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=300) as r:
+        return json.loads(r.read())
+
+
+def test_llama_server_chat_gives_runs_story_and_completions_continue_text(llama_server, binaries, trained, tmp_path):
+    path = tmp_path / "model.gguf"
+    assert export(trained / "model.bin", path).returncode == 0
+    model, _ = load_model(trained / "model.bin")
+    tokenizer = Tokenizer(trained / "tokenizer.model")
+    c = run_c(binaries["run"], trained / "model.bin", "-m", "instruct", "-i", INSTRUCTION, "-t", 0, "-n", 0).stdout.decode()
+    with serving(llama_server, path) as url:
+        chat = post(f"{url}/chat/completions", {"messages": [{"role": "user", "content": INSTRUCTION}],
+                                                "temperature": 0, "max_tokens": 300})
+        # the template fed EOS prompt BOS, as run -m instruct does: the same greedy story
+        assert chat["choices"][0]["message"]["content"].strip() == c.strip()
+        assert chat["usage"]["prompt_tokens"] == len(prompt_ids(tokenizer, INSTRUCTION, "instruct")[0])
+        done = post(f"{url}/completions", {"prompt": STORY_START, "temperature": 0, "max_tokens": 40})
+    # /v1/completions feeds the text as it is (no BOS for an instruct model) and continues it greedily
+    ids = tokenizer.encode(STORY_START)
+    expected = list(model.generate(ids, 40, temperature=0.0, stop_tokens=(tokenizer.eos_id,)))
+    assert done["choices"][0]["text"] == tokenizer.decode(ids + expected)[len(STORY_START):]
+    assert done["usage"]["prompt_tokens"] == len(ids) and done["usage"]["completion_tokens"] == len(expected)
+
+
+def test_llama_server_continues_stories260K_as_run_does(llama_server, binaries, tmp_path):
+    path = exported_260K(tmp_path)
+    c = run_c(binaries["run"], fixture(STORIES260K), "-z", fixture("llama2c-260K/tok512.bin"), "-t", 0, "-n", 100,
+              "-i", STORY_START).stdout.decode()
+    with serving(llama_server, path) as url:
+        done = post(f"{url}/completions", {"prompt": STORY_START, "temperature": 0, "max_tokens": 200})
+        chat = post(f"{url}/chat/completions", {"messages": [{"role": "user", "content": STORY_START}],
+                                                "temperature": 0, "max_tokens": 200})
+    assert c.startswith(STORY_START) and len(c) > len(STORY_START) + 100
+    continuation = c[len(STORY_START):].rstrip("\n")
+    # run -n 100 stopped at 100 positions; the server went on: its text starts with run's
+    assert done["choices"][0]["text"].startswith(continuation)
+    assert chat["choices"][0]["message"]["content"].startswith(continuation)  # a message is a story's start
