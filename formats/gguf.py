@@ -30,9 +30,11 @@ user's text through, so a chat message is continued like a prompt to `run -m gen
 Quantized files: matrices in ggml's Q8_0 or Q4_0 blocks from formats/quants.py (the project's one
 quantizer, also behind model.bin's quantized versions), 1-D norms in float32, and a matrix whose rows are
 not a multiple of 32 long in float16, as llama.cpp's quantizer does (llama-quant.cpp,
-tensor_type_fallback). A Q4_0 file keeps the embedding and the classifier at Q8_0: they are the most
-sensitive weights (llama.cpp's own Q4_0 keeps the classifier at Q6_K, which we do not write); the file
-equals `llama-quantize --pure --token-embedding-type q8_0 --output-tensor-type q8_0 F32.gguf OUT q4_0`.
+tensor_type_fallback). A Q4_0 file keeps the embedding and the classifier at Q8_0, as our quantized
+model.bin does (llama.cpp's own Q4_0 keeps the classifier at Q6_K, which we do not write); the file equals
+`llama-quantize --pure --token-embedding-type q8_0 --output-tensor-type q8_0 F32.gguf OUT q4_0`. Per-kind
+types (model.bin's kinds: embedding, wqkv, wo, w13, w2, classifier) override that: the smallest models
+stay within 5% perplexity at 4 bits only with wq/wk/wv at Q8_0 (docs/gguf.md).
 docs/gguf.md has the commands for llama.cpp and Ollama.
 """
 
@@ -90,7 +92,15 @@ BLOCK_TENSORS = {
     "feed_forward.w3.weight": gguf.MODEL_TENSOR.FFN_UP,
     "feed_forward.w2.weight": gguf.MODEL_TENSOR.FFN_DOWN,
 }
-CLASSIFIER_NAMES = ("token_embd.weight", "output.weight")  # kept at Q8_0 in a Q4_0 file
+# llama.cpp's tensor -> the kind of matrix it is, in the names of our quantized model.bin (formats/model_bin.py
+# KINDS, docs/run.md), so that both files take one set of per-kind types
+KINDS = {"token_embd": "embedding", "attn_q": "wqkv", "attn_k": "wqkv", "attn_v": "wqkv", "attn_output": "wo",
+         "ffn_gate": "w13", "ffn_up": "w13", "ffn_down": "w2", "output": "classifier"}
+# what --quant stores in each kind, as model.bin does: the embedding and the classifier keep 8 bits in a
+# 4-bit file (they decide every token; docs/run.md measures it); `types` in write() overrides these
+DEFAULT_TYPES = {"q8_0": dict.fromkeys(KINDS.values(), "q8_0"),
+                 "q4_0": {**dict.fromkeys(KINDS.values(), "q4_0"), "embedding": "q8_0", "classifier": "q8_0"}}
+STORAGE = {"f32": T.F32, "f16": T.F16, "q8_0": T.Q8_0, "q4_0": T.Q4_0}
 
 
 def _gguf_name(tensor: gguf.MODEL_TENSOR, block: int | None = None) -> str:
@@ -116,15 +126,22 @@ def tensor_table(args: ModelArgs) -> list[tuple[str, str, tuple[int, ...]]]:
     return table
 
 
-def tensor_type(name: str, shape: tuple[int, ...], quant: str) -> gguf.GGMLQuantizationType:
-    """The ggml type a tensor is stored in for `quant` (see the module docstring)."""
+def tensor_type(name: str, shape: tuple[int, ...], quant: str, types: dict[str, str] | None = None,
+                tied: bool = False) -> gguf.GGMLQuantizationType:
+    """The ggml type a tensor is stored in for `quant`, with `types` (kind -> f32, f16, q8_0 or q4_0)
+    overriding DEFAULT_TYPES. Norms stay float32; a matrix whose rows are not whole 32-weight blocks is
+    stored in F16, as llama.cpp's quantizer does (llama-quant.cpp, tensor_type_fallback). tied: the
+    embedding is also the classifier, and an override of either applies to it."""
     if quant == "f32" or len(shape) == 1:
         return T.F32
-    if quant == "f16" or shape[-1] % QK:  # llama.cpp's quantizer falls back to F16 for such rows too
+    if quant == "f16":
         return T.F16
-    if quant == "q4_0" and name in CLASSIFIER_NAMES:
-        return T.Q8_0
-    return {"q8_0": T.Q8_0, "q4_0": T.Q4_0}[quant]
+    types = types or {}
+    kind = KINDS[name.split(".")[-2]]
+    if tied and kind == "embedding" and "classifier" in types:
+        kind = "classifier"
+    storage = STORAGE[types.get(kind, DEFAULT_TYPES[quant][kind])]
+    return T.F16 if storage in (T.Q8_0, T.Q4_0) and shape[-1] % QK else storage
 
 
 # ----------------------------------------------------------------------------------------------
@@ -225,22 +242,29 @@ def modelfile(gguf_path, mode: str, args: ModelArgs, bos: str = "<s>", eos: str 
 
 
 def write(model: Transformer, path, mode: str = "generate", tokenizer=None, *, quant: str = "f32",
-          name: str | None = None):
-    """Write model as a GGUF at path: its weights in `quant` (one of QUANTS), the vocabulary of `tokenizer`
-    (a tokenizer.Tokenizer, required: a GGUF without one is of no use to llama.cpp), metadata, and the chat
+          types: dict[str, str] | None = None, name: str | None = None):
+    """Write model as a GGUF at path: its weights in `quant` (one of QUANTS; types: kind -> storage type
+    overriding DEFAULT_TYPES, e.g. {"wqkv": "q8_0"}), the vocabulary of `tokenizer` (a
+    tokenizer.Tokenizer, required: a GGUF without one is of no use to llama.cpp), metadata, and the chat
     template of `mode` ("instruct" or "generate"). The file appears under its name only once it is whole."""
     model = getattr(model, "_orig_mod", model)
     if quant not in QUANTS:
         raise ValueError(f"unknown GGUF quant type {quant!r}; one of {', '.join(QUANTS)}")
     if mode not in ("instruct", "generate"):
         raise ValueError(f"mode must be 'instruct' or 'generate', got {mode!r}")
+    for kind, storage in (types or {}).items():
+        if kind not in DEFAULT_TYPES["q8_0"] or storage not in STORAGE:
+            raise ValueError(f"{kind}={storage}: KIND one of {', '.join(DEFAULT_TYPES['q8_0'])}, "
+                             f"TYPE one of {', '.join(STORAGE)}")
+    if types and quant not in DEFAULT_TYPES:
+        raise ValueError(f"per-kind types apply to a quantized GGUF (q8_0, q4_0), not {quant}")
     if tokenizer is None:
         raise TokenizerError("a GGUF holds the model's vocabulary: name the tokenizer .model it was trained with")
     args = model.args
     if tokenizer.vocab_size != args.vocab_size:
         raise TokenizerError(f"{tokenizer.model_path} has {tokenizer.vocab_size} pieces but the model's "
                              f"vocabulary has {args.vocab_size}")
-    tokens, scores, types = vocabulary(tokenizer)
+    tokens, scores, token_types = vocabulary(tokenizer)
     path = Path(path)
     if path.is_dir():
         raise CheckpointError(f"{path}: is a directory; name the .gguf file to write")
@@ -264,7 +288,7 @@ def write(model: Transformer, path, mode: str = "generate", tokenizer=None, *, q
     w.add_tokenizer_model("llama")
     w.add_token_list(tokens)
     w.add_token_scores(scores)
-    w.add_token_types(types)
+    w.add_token_types(token_types)
     w.add_bos_token_id(tokenizer.bos_id)
     w.add_eos_token_id(tokenizer.eos_id)
     if tokenizer.sp.unk_id() >= 0:
@@ -282,7 +306,7 @@ def write(model: Transformer, path, mode: str = "generate", tokenizer=None, *, q
     for gguf_name, ours, shape in tensor_table(args):
         array = state[ours].detach().to("cpu", torch.float32).contiguous().numpy()  # shape
         assert array.shape == shape, f"{ours}: shape {array.shape}, expected {shape}"
-        qtype = tensor_type(gguf_name, shape, quant)
+        qtype = tensor_type(gguf_name, shape, quant, types, args.tie_embeddings)
         if qtype == T.F32:
             w.add_tensor(gguf_name, array)
         elif qtype == T.F16:
