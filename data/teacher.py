@@ -46,7 +46,7 @@ from errors import DataError, exit_with
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_THEMES = HERE / "themes.txt"
-DEFAULT_TOPIC_PROMPT = HERE / "prompts" / "topics.txt"  # placeholders: {theme} {n}
+DEFAULT_TOPIC_PROMPT = HERE / "prompts" / "topics.txt"  # placeholders: {theme} {n} {examples}
 DEFAULT_STORY_PROMPT = HERE / "prompts" / "story.txt"  # placeholders: {theme} {topic}
 
 RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
@@ -113,6 +113,9 @@ _TITLE_SPLIT = re.compile(r"^(?P<title>[^:]{1,80}?)\s*(?::|\s[-–—]|[-–—]
 # Openings that make "Write a story about ..." read twice: "The story about a fox", "A tale of ...", "Idea: ..."
 _TOPIC_OPENING = re.compile(r"^(?:(?:story\s+)?idea\s*\d*\s*:\s*|topic\s*:\s*|write\s+a\s+story\s+about\s+|"
                             r"(?:the|a|an|this|one)?\s*(?:short\s+)?(?:story|tale)\s+(?:about|of)\s+|about\s+)", re.I)
+# ...and one that trails the teacher's comment on its own idea: "the lost duckling - This is a fun way to ..."
+_COMMENT_SPLIT = re.compile(r"^(?P<idea>.+?)\s*(?::|\s[-–—]|[-–—]\s)\s+(?:this|it|that)\s+(?:is|was|will|would|can|could)\b.*$",
+                            re.I)
 _QUOTES = "\"'“”‘’«»`"
 MIN_TOPIC_WORDS, MAX_TOPIC_WORDS = 3, 40
 
@@ -127,6 +130,9 @@ def clean_topic(item: str) -> str | None:
     front and openings like "The story about" removed; None when what is left is no idea for a story
     (fewer than MIN_TOPIC_WORDS words, or more than MAX_TOPIC_WORDS)."""
     text = re.sub(r"[*_]{1,3}", "", item).strip()
+    comment = _COMMENT_SPLIT.match(text)
+    if comment:
+        text = comment.group("idea")
     m = _TITLE_SPLIT.match(text)
     if m:
         title = m.group("title").strip()
@@ -158,6 +164,30 @@ def parse_topics(answer: str, n: int, cut_off: bool = False) -> list[str]:
             seen.add(_normalise(topic))
             topics.append(topic)
     return topics[:n]
+
+
+# Main characters for the examples in the topic prompt, two per theme chosen by a hash of the theme. A small
+# teacher copies whatever example it is shown into most of its ideas (SmolLM2-135M put "a shy turtle who"
+# under courage, friendship and honesty alike when every theme showed that one example); with examples
+# that differ from theme to theme, what it copies differs too.
+EXAMPLE_CHARACTERS = ["A little rabbit", "A boy named Tom", "A shy giraffe", "A girl named Mia", "An old dog",
+                      "A baby owl", "A grandmother", "A red kite", "A small robot", "Twin sisters", "A hungry bear",
+                      "A girl named Sara", "A tiny ant", "A boy named Leo", "A lost duckling", "A farmer",
+                      "A sleepy cat", "A girl named Ana", "A young dragon", "A teddy bear", "A brave mouse",
+                      "A boy named Sam", "A kind whale", "A little bus"]
+
+
+def topic_examples(theme: str) -> str:
+    """The {examples} of a topic prompt: two numbered openings, "1. A baby owl who ...", chosen by theme."""
+    i = int(stable_key("examples", theme), 16)
+    first = EXAMPLE_CHARACTERS[i % len(EXAMPLE_CHARACTERS)]
+    second = EXAMPLE_CHARACTERS[(i // len(EXAMPLE_CHARACTERS) + 1 + i) % len(EXAMPLE_CHARACTERS)]
+    second = second if second != first else EXAMPLE_CHARACTERS[(i + 1) % len(EXAMPLE_CHARACTERS)]
+    return f"1. {first} who ...\n2. {second} who ..."
+
+
+def topic_prompt(template: str, theme: str, n: int) -> str:
+    return fill(template, theme=theme, n=n, examples=topic_examples(theme))
 
 
 def is_refusal(text: str) -> bool:
@@ -399,6 +429,7 @@ TOO_FEW_TOPICS = "too few usable topics"                 # + "missing": how many
 REPEATED_TOPIC = "topic already asked for under another theme"  # + "first_theme"
 CUT_OFF = "cut off by the token limit (finish_reason: length)"  # and too short up to its last sentence
 EMPTY, REFUSAL, DUPLICATE = "empty answer", "refusal", "duplicate story"  # DUPLICATE + "duplicate_of": key
+REPETITIVE = "repetitive (the teacher looped)"
 
 
 def topic_stage(client: TeacherClient, themes: list[str], n: int, template: str, topics: AppendLog,
@@ -411,7 +442,7 @@ def topic_stage(client: TeacherClient, themes: list[str], n: int, template: str,
     jobs = [t for t in dict.fromkeys(themes) if stable_key("topics", t) not in finished]
 
     def do(theme):
-        key, prompt = stable_key("topics", theme), fill(template, theme=theme, n=n)
+        key, prompt = stable_key("topics", theme), topic_prompt(template, theme, n)
         found, seen = [], set()
         for attempt in range(parse_retries + 1):
             if attempt:
@@ -469,6 +500,18 @@ def trim_to_sentence(story: str, min_words: int = MIN_KEPT_WORDS) -> str | None:
     return kept if len(kept.split()) >= min_words else None
 
 
+MIN_DISTINCT_TRIGRAMS = 0.5  # below this share of distinct word trigrams a story is a loop, not a story
+
+
+def is_repetitive(story: str) -> bool:
+    """A teacher stuck in a loop ("he smiled, he smiled, he smiled ..."), which small teachers fall into
+    and a student would learn: fewer than half of the story's word trigrams are distinct. Real stories,
+    refrains and all, stay far above (story_distillation.csv's 1,476 Llama-2 stories: all above 0.8)."""
+    words = re.findall(r"\w+", story.lower())
+    trigrams = list(zip(words, words[1:], words[2:]))
+    return len(trigrams) >= 20 and len(set(trigrams)) < MIN_DISTINCT_TRIGRAMS * len(trigrams)
+
+
 def story_stage(client: TeacherClient, jobs: list, template: str, stories: AppendLog, rejects: AppendLog,
                 workers: int, repeats: list[dict] = (), min_words: int = MIN_KEPT_WORDS):
     """topics -> stories.jsonl: one request per topic not done yet; unusable stories go to rejects.jsonl,
@@ -499,6 +542,8 @@ def story_stage(client: TeacherClient, jobs: list, template: str, stories: Appen
                 reject = {"reason": CUT_OFF, "min_words": min_words}
             else:
                 record.update(story=trimmed, trimmed=True)
+        if not reject and is_repetitive(record["story"]):
+            reject = {"reason": REPETITIVE}
         if not reject:
             with seen_lock:
                 first = seen.setdefault(_normalise(record["story"]), key)
@@ -589,7 +634,7 @@ def main(argv=None) -> int:
     if args.dry_run:
         print(f"# {args.endpoint} endpoint {args.base_url}, model {args.model}, {len(themes)} themes")
         for theme in themes[:2]:
-            print(f"--- topics prompt ({theme})\n{fill(topic_template, theme=theme, n=args.topics_per_theme)}")
+            print(f"--- topics prompt ({theme})\n{topic_prompt(topic_template, theme, args.topics_per_theme)}")
         example = [(theme, "a little fox who is afraid of the dark") for theme in themes[:1]]
         if (out / "topics.jsonl").exists():
             example = [(t, topic) for _, t, topic in story_jobs(AppendLog(out / "topics.jsonl"))[0][:2]] or example

@@ -42,7 +42,11 @@ def story_for(topic: str) -> str:
 
 
 # a story the token limit cut in the middle of a sentence, long enough to keep up to its last full stop
-LONG_CUT = "Once upon a time " + "the fox ran and the fox jumped. " * 14 + 'Then he said, "Look!" And the fox'
+LONG_CUT = ("Once upon a time there was a small red fox who lived under an old oak tree at the edge of a quiet "
+            "village. Every morning he ran across the meadow to visit his friend, a slow grey tortoise named Pip. "
+            "One windy day the tortoise could not find his way home, because fallen leaves covered the path. The fox "
+            "sniffed the ground, followed the smell of the river, and carried the leaves away one by one. Soon they "
+            "saw the little pond where Pip lived with his sisters. Then he said, \"Look!\" And the fox")
 LONG_CUT_KEPT = LONG_CUT[:LONG_CUT.rindex("!") + 2]
 
 
@@ -284,7 +288,7 @@ def test_dry_run_calls_nothing(server, tmp_path, capsys):
     srv = server(mode=500)
     assert teacher.main(cli_args(srv, tmp_path, "--dry-run")) == 0
     printed = capsys.readouterr().out
-    assert "theme for children's stories: friendship." in printed and "Write a short, simple story" in printed
+    assert "theme for children's stories: friendship." in printed and "Write a very short story" in printed
     assert not (tmp_path / "out").exists()
 
 
@@ -330,6 +334,7 @@ def test_helpers():
     ("A well-known owl helps a lost mouse find home", "A well-known owl helps a lost mouse find home"),
     ("Sam, a boy who likes trucks: he builds a bridge for his toy cars", "Sam, a boy who likes trucks: he builds a bridge for his toy cars"),
     ("A brave owl", "A brave owl"),
+    ("the lost duckling - This is a simple but relatable idea that everyone can relate to", "the lost duckling"),
     ("A fox", None),  # too short to be an idea
     ('"Friends"', None),
 ])
@@ -339,6 +344,15 @@ def test_topics_are_cleaned_into_phrases_that_follow_write_a_story_about(item, t
         from data.records import prompt_from_topic
         prompt = prompt_from_topic(topic)
         assert "story about the story" not in prompt.lower() and '"' not in prompt
+
+
+def test_a_looping_story_is_repetitive_and_a_story_with_a_refrain_is_not():
+    loop = "The farmer waited for rain. " + "He smiled and smiled, and the flowers smiled. " * 12
+    assert teacher.is_repetitive(loop)
+    refrain = ("Once upon a time a little hen found a seed. 'Who will help me plant it?' she asked. 'Not I,' said the "
+               "dog. 'Not I,' said the cat. So she planted it herself. 'Who will help me cut it?' she asked. 'Not I,' "
+               "said the dog. 'Not I,' said the cat. So she cut it herself, and she ate the bread herself too.")
+    assert not teacher.is_repetitive(refrain)
 
 
 def test_a_cut_off_story_is_kept_to_its_last_sentence_only_when_long_enough():
