@@ -304,7 +304,7 @@ def write(model: Transformer, path, mode: str = "generate", tokenizer=None, *, q
 
     state = model.state_dict()
     for gguf_name, ours, shape in tensor_table(args):
-        array = state[ours].detach().to("cpu", torch.float32).contiguous().numpy()  # shape
+        array = state[ours].detach().to("cpu", torch.float32).contiguous().numpy()  # (rows, cols) or (dim,)
         assert array.shape == shape, f"{ours}: shape {array.shape}, expected {shape}"
         qtype = tensor_type(gguf_name, shape, quant, types, args.tie_embeddings)
         if qtype == T.F32:
