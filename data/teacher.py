@@ -117,6 +117,11 @@ _TOPIC_OPENING = re.compile(r"^(?:(?:story\s+)?idea\s*\d*\s*:\s*|topic\s*:\s*|wr
 _COMMENT_SPLIT = re.compile(r"^(?P<idea>.+?)\s*(?::|\s[-–—]|[-–—]\s)\s+(?:this|it|that)\s+(?:is|was|will|would|can|could)\b.*$",
                             re.I)
 _QUOTES = "\"'“”‘’«»`"
+_ENUMERATOR = re.compile(r"^\s*(?:\d+\s*[.):]\s*)+")  # "1. 1. A lost duckling": a list item numbered twice
+# An idea names who the story is about. One that opens with these is a setting or a question ("In the heart
+# of a forest", "How can a bear be brave?") and reads wrongly after "Write a story about".
+_NOT_A_CHARACTER = {"in", "on", "at", "into", "inside", "under", "over", "near", "from", "during", "after",
+                    "before", "when", "where", "while", "how", "why", "what", "there", "once", "if", "it", "is"}
 MIN_TOPIC_WORDS, MAX_TOPIC_WORDS = 3, 40
 
 
@@ -129,7 +134,7 @@ def clean_topic(item: str) -> str | None:
     """One list item as a topic that reads well after "Write a story about ": markdown, quotes, a title in
     front and openings like "The story about" removed; None when what is left is no idea for a story
     (fewer than MIN_TOPIC_WORDS words, or more than MAX_TOPIC_WORDS)."""
-    text = re.sub(r"[*_]{1,3}", "", item).strip()
+    text = _ENUMERATOR.sub("", re.sub(r"[*_]{1,3}", "", item)).strip()
     comment = _COMMENT_SPLIT.match(text)
     if comment:
         text = comment.group("idea")
@@ -147,21 +152,29 @@ def clean_topic(item: str) -> str | None:
     text = text.strip(_QUOTES + " ").rstrip(".").strip(_QUOTES + " ")
     if text.count('"') % 2:  # a quote left open inside: drop them all rather than guess
         text = text.replace('"', "")
-    return text if MIN_TOPIC_WORDS <= len(text.split()) <= MAX_TOPIC_WORDS else None
+    words = text.split()
+    if not MIN_TOPIC_WORDS <= len(words) <= MAX_TOPIC_WORDS or words[0].lower().strip(",") in _NOT_A_CHARACTER:
+        return None
+    return text
+
+
+def topic_key(topic: str) -> frozenset:
+    """What makes two topics the same: their words, in any order and case."""
+    return frozenset(re.findall(r"\w+", topic.lower()))
 
 
 def parse_topics(answer: str, n: int, cut_off: bool = False) -> list[str]:
     """The items of the teacher's numbered list as clean topics (clean_topic), at most n, without
-    duplicates; [] when there is no list. cut_off: the answer hit the token limit, so its last item may be
-    half a sentence and is dropped."""
+    duplicates (the same words in any order: "a bear with a duck", "a duck with a bear"); [] when there is
+    no list. cut_off: the answer hit the token limit, so its last item may be half a sentence and is dropped."""
     items = [m.group(1) for m in map(_LIST_ITEM.match, answer.splitlines()) if m]
     if cut_off and items:
         items = items[:-1]
     topics, seen = [], set()
     for item in items:
         topic = clean_topic(item)
-        if topic and _normalise(topic) not in seen:
-            seen.add(_normalise(topic))
+        if topic and topic_key(topic) not in seen:
+            seen.add(topic_key(topic))
             topics.append(topic)
     return topics[:n]
 
@@ -177,17 +190,22 @@ EXAMPLE_CHARACTERS = ["A little rabbit", "A boy named Tom", "A shy giraffe", "A 
                       "A boy named Sam", "A kind whale", "A little bus"]
 
 
-def topic_examples(theme: str) -> str:
-    """The {examples} of a topic prompt: two numbered openings, "1. A baby owl who ...", chosen by theme."""
+def topic_characters(theme: str, k: int = 6) -> list[str]:
+    """k different main characters for the topic prompt's examples, chosen by a hash of the theme."""
     i = int(stable_key("examples", theme), 16)
-    first = EXAMPLE_CHARACTERS[i % len(EXAMPLE_CHARACTERS)]
-    second = EXAMPLE_CHARACTERS[(i // len(EXAMPLE_CHARACTERS) + 1 + i) % len(EXAMPLE_CHARACTERS)]
-    second = second if second != first else EXAMPLE_CHARACTERS[(i + 1) % len(EXAMPLE_CHARACTERS)]
-    return f"1. {first} who ...\n2. {second} who ..."
+    pool = list(EXAMPLE_CHARACTERS)
+    chosen = []
+    for _ in range(k):
+        i, j = divmod(i, len(pool))
+        chosen.append(pool.pop(j))
+    return chosen
 
 
 def topic_prompt(template: str, theme: str, n: int) -> str:
-    return fill(template, theme=theme, n=n, examples=topic_examples(theme))
+    """The topic request for a theme: the template with {theme}, {n} and {examples}, two numbered openings
+    whose characters depend on the theme ("1. A baby owl who ...\n2. A farmer who ...")."""
+    first, second = topic_characters(theme, 2)
+    return fill(template, theme=theme, n=n, examples=f"1. {first} who ...\n2. {second} who ...")
 
 
 def is_refusal(text: str) -> bool:
@@ -449,8 +467,8 @@ def topic_stage(client: TeacherClient, themes: list[str], n: int, template: str,
                 client.stats.add(retried=1)
             text, finish = client.complete(prompt)
             for topic in parse_topics(text, n, cut_off=finish == "length"):
-                if _normalise(topic) not in seen:
-                    seen.add(_normalise(topic))
+                if topic_key(topic) not in seen:
+                    seen.add(topic_key(topic))
                     found.append(topic)
             if len(found) >= n:
                 break
@@ -471,13 +489,13 @@ def topic_stage(client: TeacherClient, themes: list[str], n: int, template: str,
 
 def story_jobs(topics: AppendLog) -> tuple[list[tuple[str, str, str]], list[dict]]:
     """(jobs, repeats). jobs: (key, theme, topic) for every topic in topics.jsonl, in file order. A topic
-    that a different theme also produced (same words, any case) is asked for once, under the first theme;
+    that a different theme also produced (the same words: topic_key) is asked for once, under the first theme;
     repeats holds a rejects.jsonl record for each later copy, so that every topic asked for is accounted for."""
     jobs, repeats, first = [], [], {}
     for record in topics.records:
         theme = record["theme"]
         for topic in record.get("topics", []):
-            earlier = first.setdefault(_normalise(topic), theme)
+            earlier = first.setdefault(topic_key(topic), theme)
             key = stable_key("story", theme, topic)
             if earlier != theme:
                 repeats.append({"key": key, "stage": "stories", "reason": REPEATED_TOPIC, "first_theme": earlier,

@@ -315,6 +315,8 @@ def test_helpers():
     assert teacher.parse_topics(answer, 10, cut_off=True) == ["A fox who sings", "A brave owl", "A lost kite"]
     assert teacher.parse_topics(answer, 2) == ["A fox who sings", "A brave owl"]
     assert teacher.parse_topics("No list here, sorry.", 5) == []
+    assert teacher.parse_topics("1. A teddy bear with a lost duck\n2. A lost duck with a teddy bear", 5) == \
+        ["A teddy bear with a lost duck"]
     assert teacher.is_refusal("I cannot help with that.") and teacher.is_refusal("As an AI, I ...")
     assert not teacher.is_refusal('Once upon a time, Tom said "I can\'t" and cried.')
     assert len(list(map(str.strip, teacher.read_lines(teacher.DEFAULT_THEMES)))) >= 180
@@ -336,6 +338,9 @@ def test_helpers():
     ("A brave owl", "A brave owl"),
     ("the lost duckling - This is a simple but relatable idea that everyone can relate to", "the lost duckling"),
     ("A fox", None),  # too short to be an idea
+    ("In the heart of a forest", None),  # a setting, not who the story is about
+    ("How can a lazy dog be brave?", None),
+    ("1. A lost duckling who survived the storm", "A lost duckling who survived the storm"),
     ('"Friends"', None),
 ])
 def test_topics_are_cleaned_into_phrases_that_follow_write_a_story_about(item, topic):
