@@ -37,9 +37,9 @@ ROOT = Path(__file__).resolve().parents[1]
 PROMPTS = ["Write a story about a little fox who is afraid of the dark",
            "Write a story about a girl who shares her lunch with a new friend"]
 # the student: small enough to train in a few minutes on 2 cores from a few dozen stories
-STUDENT = ["--dim", "64", "--n-layers", "4", "--n-heads", "4", "--n-kv-heads", "2", "--max-seq-len", "512",
+STUDENT = ["--dim", "64", "--n-layers", "4", "--n-heads", "4", "--n-kv-heads", "2", "--max-seq-len", "256",
            "--vocab-size", "400", "--batch-size", "8", "--max-iters", "100", "--eval-interval", "50",
-           "--eval-iters", "2", "--val-fraction", "0.1", "--no-sample"]
+           "--eval-iters", "2", "--val-fraction", "0.2", "--no-sample"]
 
 
 def find_llama_server() -> Path:

@@ -107,9 +107,11 @@ def fill(template: str, **values) -> str:
 
 # A topic that arrives as a title: '"A Sunny Side Up" - A sunny day for a turtle ...', 'Brave Bella: a
 # bunny who ...', '**The Lost Kite** – ...'. The title is what sits before a colon or a spaced dash; it is
-# dropped when it was quoted or is in title case (every word of four letters or more capitalised), so a
-# plain sentence with a dash in it ("A fox - who is shy - sings") keeps its words.
-_TITLE_SPLIT = re.compile(r"^(?P<title>[^:]{1,80}?)\s*(?::|\s[-–—]|[-–—]\s)\s+(?P<rest>\S.*)$")
+# dropped when it was quoted, is in title case (every word of four letters or more capitalised) or is a
+# short label before a colon, so a plain sentence with a dash in it ("A fox - who is shy - sings") keeps
+# its words.
+_TITLE_SPLIT = re.compile(r"^(?P<title>[^:]{1,80}?)\s*(?P<sep>:|\s[-–—]|[-–—]\s)\s+(?P<rest>\S.*)$")
+MAX_LABEL_WORDS = 4  # "A lost duckling: a giraffe named Lucy who ...": a short label before a colon goes too
 # Openings that make "Write a story about ..." read twice: "The story about a fox", "A tale of ...", "Idea: ..."
 _TOPIC_OPENING = re.compile(r"^(?:(?:story\s+)?idea\s*\d*\s*:\s*|topic\s*:\s*|write\s+a\s+story\s+about\s+|"
                             r"(?:the|a|an|this|one)?\s*(?:short\s+)?(?:story|tale)\s+(?:about|of)\s+|about\s+)", re.I)
@@ -142,7 +144,8 @@ def clean_topic(item: str) -> str | None:
     if m:
         title = m.group("title").strip()
         quoted = title[:1] in _QUOTES or title[-1:] in _QUOTES
-        if (quoted or _is_title(title.strip(_QUOTES))) and len(m.group("rest").split()) >= MIN_TOPIC_WORDS:
+        label = m.group("sep") == ":" and len(title.split()) <= MAX_LABEL_WORDS
+        if (quoted or label or _is_title(title.strip(_QUOTES))) and len(m.group("rest").split()) >= MIN_TOPIC_WORDS:
             text = m.group("rest")
     while True:  # "Idea 3: The story about ..." has two openings
         shorter = _TOPIC_OPENING.sub("", text.strip(_QUOTES + " ").lstrip(), count=1)
@@ -447,7 +450,9 @@ TOO_FEW_TOPICS = "too few usable topics"                 # + "missing": how many
 REPEATED_TOPIC = "topic already asked for under another theme"  # + "first_theme"
 CUT_OFF = "cut off by the token limit (finish_reason: length)"  # and too short up to its last sentence
 EMPTY, REFUSAL, DUPLICATE = "empty answer", "refusal", "duplicate story"  # DUPLICATE + "duplicate_of": key
-REPETITIVE = "repetitive (the teacher looped)"
+REPETITIVE = "repetitive (the teacher looped)"  # and under min_words words before the loop
+# a kept story's "trimmed": where it was cut (a story as the teacher finished it has no such key)
+TRIMMED_AT_LIMIT, TRIMMED_BEFORE_LOOP = "at its last sentence before the token limit", "before the teacher looped"
 
 
 def topic_stage(client: TeacherClient, themes: list[str], n: int, template: str, topics: AppendLog,
@@ -521,20 +526,39 @@ def trim_to_sentence(story: str, min_words: int = MIN_KEPT_WORDS) -> str | None:
 MIN_DISTINCT_TRIGRAMS = 0.5  # below this share of distinct word trigrams a story is a loop, not a story
 
 
+def _trigrams(text: str) -> list[tuple[str, str, str]]:
+    words = re.findall(r"\w+", text.lower())
+    return list(zip(words, words[1:], words[2:]))
+
+
 def is_repetitive(story: str) -> bool:
     """A teacher stuck in a loop ("he smiled, he smiled, he smiled ..."), which small teachers fall into
     and a student would learn: fewer than half of the story's word trigrams are distinct. Real stories,
     refrains and all, stay far above (story_distillation.csv's 1,476 Llama-2 stories: all above 0.8)."""
-    words = re.findall(r"\w+", story.lower())
-    trigrams = list(zip(words, words[1:], words[2:]))
+    trigrams = _trigrams(story)
     return len(trigrams) >= 20 and len(set(trigrams)) < MIN_DISTINCT_TRIGRAMS * len(trigrams)
+
+
+def trim_before_loop(story: str, min_words: int = MIN_KEPT_WORDS) -> str | None:
+    """A looping story up to the sentence before the loop: the first sentence most of whose word trigrams
+    the story has said already. None when that leaves fewer than min_words words or is still repetitive."""
+    seen, start = set(), 0
+    for end in [m.end() for m in _SENTENCE_END.finditer(story)]:
+        trigrams = _trigrams(story[start:end])
+        if len(trigrams) >= 3 and sum(t in seen for t in trigrams) > len(trigrams) / 2:
+            break
+        seen.update(trigrams)
+        start = end
+    kept = story[:start].strip()
+    return kept if len(kept.split()) >= min_words and not is_repetitive(kept) else None
 
 
 def story_stage(client: TeacherClient, jobs: list, template: str, stories: AppendLog, rejects: AppendLog,
                 workers: int, repeats: list[dict] = (), min_words: int = MIN_KEPT_WORDS):
     """topics -> stories.jsonl: one request per topic not done yet; unusable stories go to rejects.jsonl,
     and so do the repeats story_jobs found. A story cut off by the token limit is kept up to its last
-    complete sentence when that leaves at least min_words words, marked "trimmed": true."""
+    complete sentence, and a story where the teacher looped up to the sentence before the loop, when that
+    leaves at least min_words words; "trimmed" then says which."""
     finished = stories.keys() | rejects.keys()
     for record in repeats:
         if record["key"] not in finished:
@@ -559,9 +583,13 @@ def story_stage(client: TeacherClient, jobs: list, template: str, stories: Appen
             if trimmed is None:
                 reject = {"reason": CUT_OFF, "min_words": min_words}
             else:
-                record.update(story=trimmed, trimmed=True)
+                record.update(story=trimmed, trimmed=TRIMMED_AT_LIMIT)
         if not reject and is_repetitive(record["story"]):
-            reject = {"reason": REPETITIVE}
+            trimmed = trim_before_loop(record["story"], min_words)
+            if trimmed is None:
+                reject = {"reason": REPETITIVE, "min_words": min_words}
+            else:
+                record.update(story=trimmed, trimmed=TRIMMED_BEFORE_LOOP)
         if not reject:
             with seen_lock:
                 first = seen.setdefault(_normalise(record["story"]), key)
@@ -633,8 +661,8 @@ def summary(stats: Stats, out_dir: Path, elapsed: float, counts: dict | None = N
     if counts and counts["asked"]:
         lost = ", ".join(f"{why} {n}" for why, n in sorted(counts["lost"].items(), key=lambda kv: -kv[1]))
         line += (f"\nkept {counts['kept']} of {counts['asked']} stories asked for "
-                 f"({100 * counts['kept'] / counts['asked']:.0f}%, {counts['trimmed']} of them trimmed to their "
-                 f"last complete sentence at the token limit)" + (f"; lost: {lost}" if lost else ""))
+                 f"({100 * counts['kept'] / counts['asked']:.0f}%, {counts['trimmed']} of them trimmed at the "
+                 f"token limit or before a loop)" + (f"; lost: {lost}" if lost else ""))
     return line
 
 

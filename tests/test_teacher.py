@@ -198,7 +198,8 @@ def check_final(out: Path):
     for r in stories:
         assert r["prompt"] == "Write a story about " + r["topic"].lower() and r["teacher"] == "fake"
         if r["topic"] == "Flaky tale 0":  # cut off, kept up to its last complete sentence
-            assert r["story"] == LONG_CUT_KEPT and r["trimmed"] and r["finish_reason"] == "length"
+            assert r["story"] == LONG_CUT_KEPT and r["trimmed"] == teacher.TRIMMED_AT_LIMIT
+            assert r["finish_reason"] == "length"
         else:
             assert r["story"].startswith("Once upon a time") and r["finish_reason"] == "stop" and "trimmed" not in r
     texts = [r["story"] for r in stories]
@@ -341,6 +342,7 @@ def test_helpers():
     ("In the heart of a forest", None),  # a setting, not who the story is about
     ("How can a lazy dog be brave?", None),
     ("1. A lost duckling who survived the storm", "A lost duckling who survived the storm"),
+    ("A lost duckling: a giraffe named Lucy who wandered to a meadow", "a giraffe named Lucy who wandered to a meadow"),
     ('"Friends"', None),
 ])
 def test_topics_are_cleaned_into_phrases_that_follow_write_a_story_about(item, topic):
@@ -358,6 +360,14 @@ def test_a_looping_story_is_repetitive_and_a_story_with_a_refrain_is_not():
                "dog. 'Not I,' said the cat. So she planted it herself. 'Who will help me cut it?' she asked. 'Not I,' "
                "said the dog. 'Not I,' said the cat. So she cut it herself, and she ate the bread herself too.")
     assert not teacher.is_repetitive(refrain)
+
+
+def test_a_loop_is_cut_off_when_enough_story_comes_before_it():
+    story = LONG_CUT_KEPT + " " + "He smiled and smiled, and the flowers smiled. " * 30
+    assert teacher.is_repetitive(story)
+    assert teacher.trim_before_loop(story, min_words=60) == LONG_CUT_KEPT + " He smiled and smiled, and the flowers smiled."
+    assert teacher.trim_before_loop(story, min_words=200) is None
+    assert teacher.trim_before_loop("The farmer waited. " + "He smiled and smiled. " * 30, min_words=10) is None
 
 
 def test_a_cut_off_story_is_kept_to_its_last_sentence_only_when_long_enough():
