@@ -13,7 +13,7 @@ the same server, with the numbers of each step.
   5. python export.py model.bin model.gguf, served by llama-server: /v1/chat/completions and /v1/completions
 
 llama-server is found in $LLAMA_CPP_BIN, else on PATH. It is built from the llama.cpp that llama-cpp-python
-vendors (requirements.txt) with cmake; on CPUs with AVX-512 pass the CMAKE_ARGS there too (no AMX kernels).
+vendors (requirements-test.txt) with cmake; on CPUs with AVX-512 pass the CMAKE_ARGS there too (no AMX kernels).
 The table at the end gives each step's wall time, the teacher's requests and tokens, and how many of the
 stories asked for were kept. Nothing here is timed against another system: the minutes are this machine's,
 which the table names along with its load.

@@ -3,7 +3,7 @@
 Reference checks: our GGUF of llama2.c's stories260K equals the one llama.cpp's convert-llama2c-to-ggml
 made (tensor for tensor, and the vocabulary); llama.cpp (the llama_cpp package, llama-cpp-python) runs our
 files and its greedy tokens equal run.c's; its quantizer makes the same Q8_0/Q4_0 blocks as ours. The
-tests that need llama_cpp skip with a reason when it is not installed (see requirements.txt for the
+tests that need llama_cpp skip with a reason when it is not installed (see requirements-test.txt for the
 build flags). The llama-server tests run only where LLAMA_CPP_BIN names a folder holding llama-server.
 """
 
@@ -226,7 +226,7 @@ def llama_cpp():
     try:
         import llama_cpp
     except ImportError as e:
-        pytest.skip(f"llama_cpp (llama-cpp-python) is not installed ({e}); requirements.txt has the pinned "
+        pytest.skip(f"llama_cpp (llama-cpp-python) is not installed ({e}); requirements-test.txt has the pinned "
                     f"version and the build flags")
     # a build with ggml's AMX kernels dies by SIGILL at the first prompt on some AVX-512 CPUs (this
     # project's machine): find out in a child process rather than lose the test run
@@ -235,7 +235,7 @@ def llama_cpp():
                             str(fixture("gguf/stories260K.gguf"))], capture_output=True, text=True, timeout=300)
     if probe.returncode == -signal.SIGILL:
         pytest.skip("llama_cpp dies with SIGILL evaluating a prompt: reinstall llama-cpp-python with the "
-                    "CMAKE_ARGS in requirements.txt (no AMX kernels)")
+                    "CMAKE_ARGS in requirements-test.txt (no AMX kernels)")
     assert probe.returncode == 0, probe.stderr
     return llama_cpp
 
