@@ -4,12 +4,15 @@ has never seen.
 
     python eval.py out/ckpt.pt                       # loss + instruction following on three prompt sets
     python eval.py out/ckpt.pt --dataset stories.jsonl --no-follow
+    python eval.py out/ckpt.pt --follow-file my_prompts.jsonl   # also your own {"prompt", "words"} records
 
-Instruction following: for each prompt the model writes a story (greedy by default), and data/scoring.py
-checks which of the words the prompt asked for the story contains (whole words; plurals, possessives
-and verb forms count). Three sets, side by side:
+Instruction following: for each prompt the model writes a story (greedy by default, many prompts at a
+time), and data/scoring.py checks which of the words the prompt asked for the story contains (whole
+words; plurals, possessives and verb forms count). The sets, side by side:
   held-out combinations  storyteller prompts pairing a character with a word it never meets in training
   held-out words         storyteller prompts made only of words that never occur in training
+  validation prompts     for a dataset other than the built-in one: its validation records that carry
+                         "words" (TinyStories all_data's prompts built from its word lists do)
   free-form              data/freeform.jsonl: prompts written by hand in ordinary words, not by the storyteller
 For each: the share of required words present, the share of prompts with every word present, and the
 share of stories that ended at EOS rather than at the edge of the context.
@@ -22,13 +25,13 @@ import math
 import torch
 
 from data import storyteller
-from data.prepare import VAL_FRACTION, validation_shards
+from data.prepare import VAL_FRACTION, validation_records, validation_shards
 from data.shards import Batches
 from errors import USER_ERRORS, exit_with, flag_type
 from formats.atomic import write_text
 from model import pick_device
-from data.scoring import read_freeform, score
-from sample import generate_text, load_for_sampling, prompt_ids
+from data.scoring import read_freeform, score, scorable_words
+from sample import load_for_sampling, prompt_ids
 from tokenizer import Tokenizer
 
 # what a run records in its checkpoint's config that decides its validation split, and train.py's
@@ -51,27 +54,50 @@ def validation_loss(model, tokenizer: Tokenizer, split: dict, instruct: bool, ba
     return sum(losses) / len(losses)
 
 
-FOLLOW_SETS = {"heldout": "held-out combinations", "heldout_words": "held-out words", "freeform": "free-form"}
+FOLLOW_SETS = {"heldout": "held-out combinations", "heldout_words": "held-out words", "freeform": "free-form",
+               "validation": "validation prompts"}
 
 
-def follow_records(n_prompts: int, seed: int, n_freeform: int | None = None) -> dict[str, list[dict]]:
-    """The three prompt sets: n storyteller prompts of each held-out split, and the free-form set (all of
-    it, or its first n_freeform prompts)."""
-    return {"heldout": storyteller.make_records(n_prompts, seed=seed, split="heldout"),
-            "heldout_words": storyteller.make_records(n_prompts, seed=seed, split="heldout-words"),
-            "freeform": read_freeform()[:n_freeform]}
+def follow_records(split: dict, n_prompts: int, seed: int, n_freeform: int | None = None,
+                   files: list[str] = ()) -> dict[str, list[dict]]:
+    """The prompt sets to score. For the built-in stories: n storyteller prompts of each held-out split;
+    for another dataset: the first n prompts of its validation split that ask for words (TinyStories'
+    all_data records built from its word lists do). Then the free-form set (all of it, or its first
+    n_freeform prompts), and the first n prompts with words of each --follow-file."""
+    sets = {}
+    if split["dataset"] == "builtin":
+        sets["heldout"] = storyteller.make_records(n_prompts, seed=seed, split="heldout")
+        sets["heldout_words"] = storyteller.make_records(n_prompts, seed=seed, split="heldout-words")
+    else:
+        val = validation_records(split["dataset"], split["data_dir"], seed=split["seed"],
+                                 val_fraction=split["val_fraction"], builtin_stories=split["builtin_stories"])
+        asked = [dict(r, words=scorable_words(r["words"])) for r in val if r.get("prompt") and r.get("words")]
+        asked = [r for r in asked if r["words"]][:n_prompts]
+        if asked:
+            sets["validation"] = asked
+    sets["freeform"] = read_freeform()[:n_freeform]
+    for path in files:
+        sets[str(path)] = read_freeform(path, only_with_words=True)[:n_prompts]
+    return sets
 
 
 def instruction_following(model, tokenizer: Tokenizer, records: list[dict], seed: int, temperature: float,
-                          max_new_tokens: int | None = None) -> dict:
-    """Generate a story for each record ({"prompt", "words"}) and score the words it asked for."""
+                          max_new_tokens: int | None = None, batch_size: int = 64) -> dict:
+    """Generate a story for each record ({"prompt", "words"}) and score the words it asked for. Prompts go
+    through the model batch_size at a time (Transformer.generate_batch), each with the seed it would get
+    alone (seed + i + 1), so the stories are the ones sample.py writes for the same prompts."""
     stories, ended = [], 0
-    for i, record in enumerate(records):
-        generated = []
-        stories.append("".join(generate_text(model, tokenizer, record["prompt"], "instruct", temperature=temperature,
-                                             max_new_tokens=max_new_tokens, seed=seed + i + 1, generated=generated)))
-        room = model.args.max_seq_len - len(prompt_ids(tokenizer, record["prompt"], "instruct")[0])
-        ended += len(generated) < min(room, max_new_tokens or room)  # stopped by EOS, not by the budget
+    for first in range(0, len(records), batch_size):
+        chunk = records[first:first + batch_size]
+        prompts = [prompt_ids(tokenizer, r["prompt"], "instruct") for r in chunk]
+        stop = prompts[0][1]
+        outputs = model.generate_batch([ids for ids, _ in prompts], max_new_tokens or model.args.max_seq_len,
+                                       temperature=temperature, stop_tokens=stop,
+                                       seeds=[seed + i + 1 for i in range(first, first + len(chunk))])
+        for (ids, _), generated in zip(prompts, outputs):
+            stories.append(tokenizer.decode(generated))
+            room = model.args.max_seq_len - len(ids)
+            ended += len(generated) < min(room, max_new_tokens or room)  # stopped by EOS, not by the budget
     result = score(records, stories)
     by_plot = {}
     for record, hits in zip(records, result["per_prompt"]):
@@ -97,9 +123,12 @@ def main(argv=None):
     parser.add_argument("--batches", type=int, default=50, help="validation batches (default 50)")
     parser.add_argument("--batch-size", type=int, default=16, help="validation batch size (default 16)")
     parser.add_argument("--prompts", type=int, default=100,
-                        help="prompts of each held-out storyteller split (default 100; the free-form set is always whole)")
+                        help="prompts of each set: the held-out storyteller splits, or the validation prompts with words "
+                             "of another dataset, and each --follow-file (default 100; the free-form set is always whole)")
     parser.add_argument("--freeform", type=int, default=0,
                         help="the first N prompts of the free-form set (default 0: all of them)")
+    parser.add_argument("--follow-file", action="append", default=[], metavar="JSONL",
+                        help="also score the first --prompts records of this file that carry \"words\" (repeatable)")
     parser.add_argument("--temperature", type=float, default=0.0, help="sampling temperature for stories (default 0: greedy)")
     parser.add_argument("--seed", type=int, default=1234, help="which held-out prompts, and the sampling seed")
     parser.add_argument("--no-loss", action="store_true", help="skip validation loss")
@@ -126,10 +155,11 @@ def main(argv=None):
                   f"({args.batches} x {args.batch_size} windows of {split['dataset']})")
         if not args.no_follow:
             print(f"instruction following ({'greedy' if args.temperature == 0 else f't={args.temperature}'}):")
-            for key, records in follow_records(args.prompts, args.seed, args.freeform or None).items():
+            for key, records in follow_records(split, args.prompts, args.seed, args.freeform or None,
+                                               args.follow_file).items():
                 follow = instruction_following(model, tokenizer, records, args.seed, args.temperature)
                 results[key] = follow
-                print(f"  {FOLLOW_SETS[key]:<22} {follow['prompts']:>4} prompts: {100 * follow['word_rate']:5.1f}% of "
+                print(f"  {FOLLOW_SETS.get(key, key):<22} {follow['prompts']:>4} prompts: {100 * follow['word_rate']:5.1f}% of "
                       f"required words, {100 * follow['all_words_rate']:5.1f}% of prompts fully followed, "
                       f"{100 * follow['ended_at_eos']:5.1f}% ended at EOS")
         if args.json:

@@ -13,7 +13,7 @@ in formats/, and this module imports nothing of the project.
 
 import math
 from dataclasses import dataclass
-from typing import Iterator, Optional, Sequence
+from typing import Iterator, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -118,27 +118,38 @@ class Attention(nn.Module):
         self.resid_dropout = nn.Dropout(args.dropout)
         self.cache_k: Optional[Tensor] = None  # (B, n_kv_heads, max_seq_len, head_dim) while decoding
         self.cache_v: Optional[Tensor] = None
+        self.static_cache = False  # attend over the whole cache, masked, so that every step has one shape
 
-    def forward(self, x: Tensor, cos: Tensor, sin: Tensor, start_pos: Optional[int] = None) -> Tensor:
-        B, T, _ = x.shape  # x: (B, T, dim); cos, sin: (T, head_dim/2) for the positions of x
+    def forward(self, x: Tensor, cos: Tensor, sin: Tensor, positions: Optional[Tensor] = None) -> Tensor:
+        """x: (B, T, dim); cos, sin: the rotary tables at the positions of x, (T, head_dim/2), or
+        (B, 1, T, head_dim/2) when rows sit at different positions.
+
+        positions None is the training forward over positions 0..T-1. positions (B, T) decodes against
+        the KV cache (see Transformer.setup_cache): each row's keys and values go into the cache at that
+        row's own positions, and each query sees its row's cache up to its own position, so rows of a
+        batch can hold prompts of different lengths and advance independently."""
+        B, T, _ = x.shape
         q = self.wq(x).view(B, T, self.n_heads, self.head_dim).transpose(1, 2)  # (B, n_heads, T, head_dim)
         k = self.wk(x).view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)  # (B, n_kv_heads, T, head_dim)
         v = self.wv(x).view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)  # (B, n_kv_heads, T, head_dim)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
 
         mask, causal = None, True  # training: S = T keys, and SDPA's own causal mask is right
-        if start_pos is not None:
-            S = start_pos + T  # keys: everything cached so far plus this chunk
-            self.cache_k[:B, :, start_pos:S] = k
-            self.cache_v[:B, :, start_pos:S] = v
+        if positions is not None:
+            rows = torch.arange(B, device=x.device)[:, None]  # (B, 1)
+            # advanced indices around a slice put their dims first: cache[rows, :, positions] is (B, T, n_kv_heads, head_dim)
+            self.cache_k[rows, :, positions] = k.transpose(1, 2).to(self.cache_k.dtype)
+            self.cache_v[rows, :, positions] = v.transpose(1, 2).to(self.cache_v.dtype)
+            # keys: the whole cache when its shapes must stay fixed (a compiled decode step), else up to the
+            # furthest row's last position
+            S = self.cache_k.shape[2] if self.static_cache else int(positions.max()) + 1
             # .to: under autocast q is bf16 while the cache may be float32, and SDPA wants one dtype.
             k = self.cache_k[:B, :, :S].to(q.dtype)  # (B, n_kv_heads, S, head_dim)
             v = self.cache_v[:B, :, :S].to(q.dtype)
-            # SDPA's is_causal aligns its triangle top-left, wrong once there are more keys than queries:
-            # query i sits at position start_pos + i and may see keys 0..start_pos + i.
+            # Query t of row b sits at positions[b, t] and sees keys 0..positions[b, t] of its row. SDPA's
+            # is_causal aligns its triangle top-left, which is wrong once there are more keys than queries.
             causal = False
-            if T > 1:
-                mask = torch.ones(T, S, dtype=torch.bool, device=x.device).tril(diagonal=start_pos)
+            mask = (torch.arange(S, device=x.device) <= positions[:, :, None]).unsqueeze(1)  # (B, 1, T, S)
 
         # enable_gqa lets each K/V head serve its group of query heads without copying them. PyTorch's CPU
         # kernels support it, but on CUDA only the flash kernel (fp16/bf16, no mask) does; other CUDA cases
@@ -179,8 +190,8 @@ class TransformerBlock(nn.Module):
         self.ffn_norm = RMSNorm(args.dim, args.norm_eps)
         self.feed_forward = FeedForward(args)
 
-    def forward(self, x: Tensor, cos: Tensor, sin: Tensor, start_pos: Optional[int] = None) -> Tensor:
-        h = x + self.attention(self.attention_norm(x), cos, sin, start_pos)
+    def forward(self, x: Tensor, cos: Tensor, sin: Tensor, positions: Optional[Tensor] = None) -> Tensor:
+        h = x + self.attention(self.attention_norm(x), cos, sin, positions)
         return h + self.feed_forward(self.ffn_norm(h))  # (B, T, dim)
 
 
@@ -277,78 +288,153 @@ class Transformer(nn.Module):
             nn.init.normal_(module.weight, mean=0.0, std=0.02)
 
     def forward(self, tokens: Tensor, targets: Optional[Tensor] = None,
-                start_pos: Optional[int] = None) -> tuple[Tensor, Optional[Tensor]]:
+                start_pos: Union[int, Tensor, None] = None) -> tuple[Tensor, Optional[Tensor]]:
         """tokens (B, T) long -> (logits (B, T, vocab_size) float32, mean cross-entropy or None).
 
         Targets equal to -1 are left out of the loss. start_pos=None is the training forward over
-        positions 0..T-1; an int decodes positions start_pos..start_pos+T-1 against the KV cache
-        (see setup_cache), whether T is a whole prompt or a single token."""
+        positions 0..T-1. Otherwise it decodes against the KV cache (see setup_cache), whether T is a whole
+        prompt or a single token: an int puts every row at positions start_pos..start_pos+T-1, a (B,) long
+        tensor puts row b at start_pos[b]..start_pos[b]+T-1 (rows of a batch advance independently)."""
         B, T = tokens.shape
-        start = 0 if start_pos is None else start_pos
-        if start < 0 or start + T > self.args.max_seq_len:
-            raise ValueError(f"positions {start}..{start + T - 1} do not fit max_seq_len={self.args.max_seq_len}")
-        if start_pos is not None:
+        if start_pos is None:
+            if T > self.args.max_seq_len:
+                raise ValueError(f"{T} positions do not fit max_seq_len={self.args.max_seq_len}")
+            logits = self._forward(tokens, None)
+        else:
             cache = self.layers[0].attention.cache_k
             if cache is None or cache.shape[0] < B:
                 raise RuntimeError(f"incremental forward needs setup_cache(batch_size >= {B}) first")
-
-        h = self.dropout(self.tok_embeddings(tokens))  # (B, T, dim)
-        cos, sin = self.freqs_cos[start:start + T], self.freqs_sin[start:start + T]  # (T, head_dim/2)
-        for layer in self.layers:
-            h = layer(h, cos, sin, start_pos)
-        h = self.norm(h)
-        logits = self.output(h).float()  # (B, T, vocab_size); float32 for the loss and sampling even under autocast
+            start = torch.as_tensor(start_pos, device=tokens.device).expand(B)  # (B,)
+            positions = start[:, None] + torch.arange(T, device=tokens.device)  # (B, T)
+            if int(start.min()) < 0 or int(positions.max()) >= self.args.max_seq_len:
+                raise ValueError(f"positions {int(start.min())}..{int(positions.max())} do not fit "
+                                 f"max_seq_len={self.args.max_seq_len}")
+            logits = self._forward(tokens, positions)
         loss = None
         if targets is not None:
-            loss = F.cross_entropy(logits.view(B * T, -1), targets.reshape(B * T), ignore_index=-1)
+            # the mean over targets that are not -1; a batch with none of them has loss 0, not 0 / 0
+            flat = targets.reshape(B * T)
+            loss = F.cross_entropy(logits.view(B * T, -1), flat, ignore_index=-1, reduction="sum") \
+                / (flat != -1).sum().clamp(min=1)
         return logits, loss
 
-    def setup_cache(self, batch_size: int, device=None, dtype=None):
-        """Allocate each layer's K/V cache, (batch_size, n_kv_heads, max_seq_len, head_dim), zero-filled."""
+    def decode_step(self, tokens: Tensor, positions: Tensor) -> Tensor:
+        """One token per row against the KV cache, unchecked: tokens (B, 1) at positions (B,) -> logits
+        (B, vocab_size). With setup_cache(static=True) nothing in it depends on the values of its inputs,
+        so torch.compile makes one graph of it (the decode loop of gpt-fast)."""
+        return self._forward(tokens, positions[:, None])[:, 0]
+
+    def _forward(self, tokens: Tensor, positions: Optional[Tensor]) -> Tensor:
+        h = self.dropout(self.tok_embeddings(tokens))  # (B, T, dim)
+        if positions is None:
+            T = tokens.shape[1]
+            cos, sin = self.freqs_cos[:T], self.freqs_sin[:T]  # (T, head_dim/2)
+        else:
+            cos, sin = self.freqs_cos[positions].unsqueeze(1), self.freqs_sin[positions].unsqueeze(1)  # (B, 1, T, head_dim/2)
+        for layer in self.layers:
+            h = layer(h, cos, sin, positions)
+        h = self.norm(h)
+        return self.output(h).float()  # (B, T, vocab_size); float32 for the loss and sampling even under autocast
+
+    def setup_cache(self, batch_size: int, device=None, dtype=None, static: bool = False):
+        """Allocate each layer's K/V cache, (batch_size, n_kv_heads, max_seq_len, head_dim), zero-filled.
+        static: every decoding step attends over the whole cache (masked), for a compiled decode_step."""
         weight = self.norm.weight  # device and dtype of the model (the embedding may be wrapped by an adapter)
         shape = (batch_size, self.args.n_kv_heads, self.args.max_seq_len, self.args.head_dim)
         for layer in self.layers:
             layer.attention.cache_k = torch.zeros(shape, device=device or weight.device, dtype=dtype or weight.dtype)
             layer.attention.cache_v = torch.zeros_like(layer.attention.cache_k)
+            layer.attention.static_cache = static
 
     def clear_cache(self):
         for layer in self.layers:
             layer.attention.cache_k = layer.attention.cache_v = None
+            layer.attention.static_cache = False
 
     def generate(self, prompt: list[int], max_new_tokens: int, temperature: float = 1.0, top_k: Optional[int] = None,
-                 top_p: Optional[float] = None, stop_tokens: Sequence[int] = (),
-                 seed: int = 1) -> Iterator[int]:
+                 top_p: Optional[float] = None, stop_tokens: Sequence[int] = (), seed: int = 1,
+                 compile: bool = False) -> Iterator[int]:
         """Yield new token ids one at a time: prefill the prompt into the KV cache, then one token per step.
 
         Stops after max_new_tokens, when prompt plus output fill max_seq_len, or when it samples one of
         stop_tokens (which is not yielded). The model is in eval mode with a batch-1 cache until the
-        iterator finishes or is closed; then its training mode comes back and the cache is freed."""
-        # Checked here rather than in the generator body, so a bad call fails at once, not at the first next().
-        if not 0 < len(prompt) < self.args.max_seq_len:
-            raise ValueError(f"prompt has {len(prompt)} tokens; need 1..{self.args.max_seq_len - 1} "
-                             f"(max_seq_len={self.args.max_seq_len})")
-        sampler = Sampler(temperature, top_k, top_p, seed)
-        return self._decode(list(prompt), max_new_tokens, sampler, set(stop_tokens))
+        iterator finishes or is closed; then its training mode comes back and the cache is freed.
+        compile: run each step through torch.compile (a static cache; the first call compiles, which pays
+        off over hundreds of tokens, not over one short story)."""
+        self._check_prompts([prompt])  # here rather than in the generator, so a bad call fails at once
+        steps = self._decode([list(prompt)], max_new_tokens, [Sampler(temperature, top_k, top_p, seed)],
+                             set(stop_tokens), compile)
+        return (row[0] for row in steps)
+
+    def generate_batch(self, prompts: Sequence[Sequence[int]], max_new_tokens: int, temperature: float = 1.0,
+                       top_k: Optional[int] = None, top_p: Optional[float] = None, stop_tokens: Sequence[int] = (),
+                       seeds: Optional[Sequence[int]] = None, compile: bool = False) -> list[list[int]]:
+        """generate() for many prompts at once: one forward per step for the whole batch, each row with its
+        own positions, stop and sampler (seeds[i], default 1). Returns each prompt's new tokens, the same
+        ones generate() gives that prompt alone (up to float rounding of batched matmuls, which can only
+        matter where two logits tie)."""
+        self._check_prompts(prompts)
+        samplers = [Sampler(temperature, top_k, top_p, seed) for seed in (seeds or [1] * len(prompts))]
+        if len(samplers) != len(prompts):
+            raise ValueError(f"{len(prompts)} prompts but {len(samplers)} seeds")
+        out = [[] for _ in prompts]
+        for row_tokens in self._decode([list(p) for p in prompts], max_new_tokens, samplers, set(stop_tokens), compile):
+            for row, token in enumerate(row_tokens):
+                if token is not None:
+                    out[row].append(token)
+        return out
+
+    def _check_prompts(self, prompts):
+        for prompt in prompts:
+            if not 0 < len(prompt) < self.args.max_seq_len:
+                raise ValueError(f"prompt has {len(prompt)} tokens; need 1..{self.args.max_seq_len - 1} "
+                                 f"(max_seq_len={self.args.max_seq_len})")
 
     @torch.no_grad()
-    def _decode(self, prompt, max_new_tokens, sampler: Sampler, stop_tokens) -> Iterator[int]:
+    def _decode(self, prompts: list[list[int]], max_new_tokens: int, samplers: list[Sampler],
+                stop_tokens: set, compile: bool = False) -> Iterator[list[Optional[int]]]:
+        """Yield, step by step, each row's new token (None for a row that has stopped) until every row has."""
         was_training = self.training
         device = self.norm.weight.device
         self.eval()
-        self.setup_cache(1, device=device)
+        B = len(prompts)
+        self.setup_cache(B, device=device, static=compile)
+        if compile and getattr(self, "_compiled_step", None) is None:
+            self._compiled_step = torch.compile(self.decode_step, dynamic=False)
+        step_fn = self._compiled_step if compile else self.decode_step
         try:
-            tokens = torch.tensor([prompt], dtype=torch.long, device=device)  # (1, T): the whole prompt first
-            pos = 0  # how many tokens the cache holds
-            for _ in range(max_new_tokens):
-                logits, _ = self(tokens, start_pos=pos)  # (1, T, vocab_size)
-                pos += tokens.shape[1]
-                next_token = sampler(logits[0, -1])
-                if next_token in stop_tokens:
+            lengths = [len(p) for p in prompts]
+            # right-pad to one block: row b's prompt sits at positions 0..len-1 as it would alone; what the
+            # padding writes into the cache past len is overwritten by that row's own tokens before it is read
+            tokens = torch.zeros(B, max(lengths), dtype=torch.long, device=device)  # (B, T)
+            for row, prompt in enumerate(prompts):
+                tokens[row, :len(prompt)] = torch.tensor(prompt)
+            logits, _ = self(tokens, start_pos=0)  # (B, T, vocab_size)
+            logits = logits[torch.arange(B), torch.tensor(lengths) - 1]  # (B, vocab_size): each prompt's last token
+            pos = list(lengths)  # where each row's next token goes
+            live = [max_new_tokens > 0] * B
+            while True:
+                step = [None] * B
+                for row in range(B):
+                    if not live[row]:
+                        continue
+                    token = samplers[row](logits[row])
+                    if token in stop_tokens:
+                        live[row] = False
+                        continue
+                    step[row] = token
+                    if pos[row] - lengths[row] + 1 == max_new_tokens or pos[row] + 1 == self.args.max_seq_len:
+                        live[row] = False  # budget spent, or prompt plus output fill the context
+                if any(t is not None for t in step):
+                    yield step
+                if not any(live):
                     return
-                yield next_token
-                if pos + 1 == self.args.max_seq_len:  # prompt + output fill the context
-                    return
-                tokens = torch.tensor([[next_token]], dtype=torch.long, device=device)  # (1, 1)
+                # rows still going feed their token at their own next position; a stopped row feeds a dummy
+                # token at position 0 of its own, finished, cache row, so the batch keeps its shape
+                nxt = torch.tensor([[t if going else 0] for t, going in zip(step, live)], device=device)  # (B, 1)
+                at = torch.tensor([p if going else 0 for p, going in zip(pos, live)], device=device)  # (B,)
+                logits = step_fn(nxt, at)  # (B, vocab_size)
+                pos = [p + going for p, going in zip(pos, live)]
         finally:
             self.clear_cache()
             self.train(was_training)

@@ -24,9 +24,11 @@ its ckpt.pt and model.bin hold the adapter merged into the (dequantized) base.
 
 import argparse
 import dataclasses
+import importlib.util
 import json
 import math
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,7 +81,7 @@ class TrainConfig:
     # optimisation
     batch_size: int = option(32, "sequences per micro-step, per process")
     grad_accum: int = option(1, "micro-steps per optimiser step")
-    max_iters: int = option(900, "optimiser steps in total")
+    max_iters: int = option(1000, "optimiser steps in total")
     learning_rate: float = option(3e-3, "peak AdamW learning rate")
     min_lr: float = option(3e-4, "learning rate at the end of the cosine decay")
     warmup_iters: int = option(100, "steps of linear warmup")
@@ -94,7 +96,11 @@ class TrainConfig:
     # system
     seed: int = option(1337, "random seed (data split and windows, init)")
     device: str = option("auto", "auto, cpu, cuda or mps")
-    compile: bool = option(False, "torch.compile the model")
+    dtype: str = option("auto", "float32, or bfloat16 autocast (matmuls in bf16; weights, optimizer and loss in "
+                                "float32); auto: bfloat16 where the hardware computes it natively (CUDA GPUs that "
+                                "support it, CPUs with AVX512-BF16 or AMX), float32 elsewhere")
+    compile: bool | None = option(None, "torch.compile the model (default: for runs of 500+ steps without LoRA, "
+                                        "on CPU with a C++ compiler or CUDA with Triton; its ~30 s warmup then pays off)")
     # LoRA / QLoRA fine-tuning (with --init-from PATH)
     lora_rank: int = option(0, "LoRA rank r: train adapters on a frozen --init-from base (0: fine-tune every weight)")
     lora_alpha: float = option(16.0, "LoRA alpha: the update is scaled by alpha/r")
@@ -124,6 +130,42 @@ def learning_rate(step: int, cfg: TrainConfig) -> float:
         return cfg.learning_rate * (step + 1) / cfg.warmup_iters
     progress = (step - cfg.warmup_iters) / max(1, cfg.max_iters - cfg.warmup_iters)
     return cfg.min_lr + 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))) * (cfg.learning_rate - cfg.min_lr)
+
+
+def native_bf16(device_type: str) -> bool:
+    """Whether this device multiplies bfloat16 matrices in hardware. Elsewhere (AVX2-only CPUs, older GPUs)
+    bf16 is emulated and slower than float32. torch.cpu's feature probes are private, hence getattr."""
+    if device_type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device_type == "cpu":
+        return any(getattr(torch.cpu, probe, lambda: False)()
+                   for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
+    return False
+
+
+def autocast_dtype(cfg: TrainConfig, device_type: str) -> torch.dtype:
+    """The dtype matmuls run in: --dtype, with auto resolved by native_bf16."""
+    if cfg.dtype == "auto":
+        return torch.bfloat16 if native_bf16(device_type) else torch.float32
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16}[cfg.dtype]
+
+
+COMPILE_MIN_STEPS = 500  # below this the ~30 s compile costs more than the 20-30% it saves per step (CPU)
+
+
+def use_compile(cfg: TrainConfig, device_type: str) -> bool:
+    """--compile / --no-compile, or by default: a long enough full-weight run on a device inductor can build
+    kernels for (a C++ compiler for CPU, Triton for CUDA). LoRA runs stay eager: the NF4 matmul is a
+    custom autograd function holding a module, which dynamo would split the graph around."""
+    if cfg.compile is not None:
+        return cfg.compile
+    if cfg.max_iters < COMPILE_MIN_STEPS or cfg.lora_rank > 0 or cfg.grad_checkpointing or os.name == "nt":
+        return False
+    if device_type == "cpu":
+        return any(shutil.which(c) for c in (os.environ.get("CXX", ""), "c++", "g++", "clang++") if c)
+    if device_type == "cuda":
+        return importlib.util.find_spec("triton") is not None
+    return False
 
 
 def get_rng_state(device_type: str) -> dict:
@@ -343,9 +385,10 @@ def describe_run(model, lora_run, cfg: TrainConfig, procs: Processes) -> str:
                      f"{' over an NF4 base' if c['quantize'] == 'nf4' else ''}: "
                      f"{sum(p.numel() for p in lora_parameters(model).values()):,} trainable parameters")
     tokens_per_step = cfg.batch_size * cfg.grad_accum * procs.world * cfg.max_seq_len
+    dtype = str(autocast_dtype(cfg, procs.device_type)).removeprefix("torch.")
     lines.append(f"model: {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters, "
                  f"{model.args.n_layers} layers, dim {model.args.dim}; {tokens_per_step:,} tokens per step on "
-                 f"{procs.world} x {procs.device}")
+                 f"{procs.world} x {procs.device}, {dtype}{', compiled' if use_compile(cfg, procs.device_type) else ''}")
     return "\n".join(lines)
 
 
@@ -358,9 +401,10 @@ def train(cfg: TrainConfig) -> dict:
     log = print if procs.master else (lambda *a, **k: None)
     out_dir, device = Path(cfg.out_dir), procs.device
     torch.manual_seed(cfg.seed + procs.rank)
-    # bf16 autocast on CUDA (no loss scaling needed, unlike fp16); full float32 elsewhere
-    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if procs.device_type == "cuda"
-                else torch.autocast("cpu", enabled=False))
+    # bf16 autocast where the hardware has it (no loss scaling needed, unlike fp16): the weights, AdamW's
+    # moments, the norms and the loss stay float32, only the matmuls' inputs are rounded to bf16
+    dtype = autocast_dtype(cfg, procs.device_type)
+    autocast = torch.autocast(procs.device_type, dtype=dtype, enabled=dtype != torch.float32)
 
     start = load_start(cfg)
     train_batches, val_batches, tokenizer = prepare_data(cfg, procs, start, log)
@@ -371,7 +415,7 @@ def train(cfg: TrainConfig) -> dict:
     optimizer = make_optimizer(model, cfg, procs.device_type)
     step, best_val = resume_state(start, optimizer, procs)
     start = None  # free the checkpoint
-    train_model = torch.compile(model) if cfg.compile else model
+    train_model = torch.compile(model) if use_compile(cfg, procs.device_type) else model
     if procs.ddp:
         train_model = torch.nn.parallel.DistributedDataParallel(
             train_model, device_ids=[device] if procs.device_type == "cuda" else None)
@@ -465,7 +509,7 @@ def build_parser(defaults: bool = True) -> argparse.ArgumentParser:
     for f in dataclasses.fields(TrainConfig):
         flag, help_text = "--" + f.name.replace("_", "-"), f.metadata["help"]
         default = f.default if defaults else argparse.SUPPRESS
-        if f.type in (bool, "bool"):
+        if f.type in (bool, "bool", bool | None, "bool | None"):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help_text)
         else:
             kind = {"int": int, "float": float, "str": str}[f.type] if isinstance(f.type, str) else f.type
@@ -519,6 +563,8 @@ def validate(cfg: TrainConfig, given: set[str] = frozenset()) -> str | None:
         pick_device(cfg.device)
     except ValueError as e:
         return str(e)
+    if cfg.dtype not in ("auto", "float32", "bfloat16"):
+        return f"--dtype must be auto, float32 or bfloat16, got {cfg.dtype}"
     if cfg.lora_plus_ratio <= 0:
         return "--lora-plus-ratio must be positive"
     if cfg.lora_rank < 0 or cfg.lora_alpha <= 0 or not 0.0 <= cfg.lora_dropout < 1.0:

@@ -267,6 +267,12 @@ def score(records: list[dict], stories: list[str]) -> dict:
 # Reading the set
 
 
+def scorable_words(words) -> list[str]:
+    """The entries of a record's "words" that the scorer can look for: single words (a dataset may list a
+    phrase, which find_words could never match as one word)."""
+    return [w for w in words if isinstance(w, str) and all(WORD.fullmatch(normalize(a)) for a in w.split("|"))]
+
+
 def _check_freeform(obj, where: str) -> dict:
     """Validate one line's object and return it with its prompt stripped."""
     if not isinstance(obj, dict):
@@ -292,11 +298,12 @@ def _check_freeform(obj, where: str) -> dict:
     return dict(obj, prompt=prompt.strip())
 
 
-def read_freeform(path=None) -> list[dict]:
+def read_freeform(path=None, *, only_with_words: bool = False) -> list[dict]:
     """The records of data/freeform.jsonl (or `path`): [{"prompt": str, "words": [str, ...]}, ...].
 
     Raises DataError "file:line: what is wrong" on a line that is not a valid record or repeats an
-    earlier prompt.
+    earlier prompt. only_with_words: skip the lines that have no "words" (a dataset's records file, of
+    which only some records ask for words) instead of refusing them; repeated prompts are allowed then.
     """
     path = Path(path) if path is not None else FREEFORM_PATH
     if not path.is_file():
@@ -312,13 +319,15 @@ def read_freeform(path=None) -> list[dict]:
                     obj = json.loads(line)
                 except json.JSONDecodeError as e:
                     raise DataError(f"{where}: invalid JSON ({e.msg} at column {e.colno})") from None
+                if only_with_words and isinstance(obj, dict) and "words" not in obj:
+                    continue
                 record = _check_freeform(obj, where)
-                if record["prompt"] in first_line:
+                if record["prompt"] in first_line and not only_with_words:
                     raise DataError(f"{where}: the same prompt as line {first_line[record['prompt']]}")
                 first_line[record["prompt"]] = lineno
                 records.append(record)
     except UnicodeDecodeError as e:
         raise DataError(f"{path}: not UTF-8 text (byte {e.start})") from None
     if not records:
-        raise DataError(f"{path}: no prompts found")
+        raise DataError(f"{path}: no prompts{' with words' if only_with_words else ''} found")
     return records

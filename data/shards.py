@@ -31,17 +31,21 @@ import json
 import os
 import struct
 import sys
+from collections import deque
 from dataclasses import dataclass
 from itertools import chain
 from multiprocessing import Pool
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
-from data.records import DataError
+from data.records import DataError, RecordFile
 from formats.atomic import atomic_write, write_text
+
+if TYPE_CHECKING:  # imported where Batches makes tensors: see Batches.get
+    import torch
 
 MAGIC = 0x444C5453  # b"STLD" read as a little-endian uint32
 VERSION = 1
@@ -50,6 +54,7 @@ HEADER = struct.Struct("<IIQIIII32s")  # the fields above, 64 bytes; the rest of
 MAX_VOCAB = 2**16  # token ids are stored as uint16
 SHARD_TOKENS = 2**26  # ~64M tokens (128 MiB) per shard file
 CHUNK_RECORDS = 256  # records per unit of work sent to an encoding process
+CHUNKS_IN_FLIGHT = 4  # per process: enough queued work to keep each busy, little enough to bound memory
 
 
 @dataclass
@@ -80,7 +85,7 @@ def encode_records(records, tokenizer, instruct: bool) -> np.ndarray:
     """
     _check_vocab(tokenizer.vocab_size)
     records = list(records)
-    prompted = [i for i, r in enumerate(records) if instruct and (r.get("prompt") or "").strip()]
+    prompted = [i for i, r in enumerate(records) if _prompted(r, instruct)]
     stories = tokenizer.encode_batch([r["story"] for r in records])
     prompts = dict(zip(prompted, tokenizer.encode_batch([records[i]["prompt"] for i in prompted])))
     bos, eos = [tokenizer.bos_id], [tokenizer.eos_id]
@@ -90,15 +95,23 @@ def encode_records(records, tokenizer, instruct: bool) -> np.ndarray:
     return np.fromiter(chain.from_iterable(pieces), dtype=np.uint16, count=sum(map(len, pieces)))
 
 
-def write_shard(path, tokens: np.ndarray, tokenizer, n_examples: int):
-    """Write a shard, atomically."""
+def _prompted(record: dict, instruct: bool) -> bool:
+    """Whether a record is encoded as an instruction example (prompt BOS story EOS)."""
+    return instruct and bool((record.get("prompt") or "").strip())
+
+
+def write_shard(path, tokens, tokenizer, n_examples: int):
+    """Write a shard, atomically. tokens: one array, or a list of arrays written one after another (so a
+    shard gathered from many chunks is never copied into one array first)."""
     _check_vocab(tokenizer.vocab_size)
     path = Path(path)
-    header = HEADER.pack(MAGIC, VERSION, len(tokens), tokenizer.vocab_size, tokenizer.bos_id, tokenizer.eos_id,
-                         n_examples, bytes.fromhex(tokenizer.identity))
+    pieces = tokens if isinstance(tokens, list) else [tokens]
+    header = HEADER.pack(MAGIC, VERSION, sum(map(len, pieces)), tokenizer.vocab_size, tokenizer.bos_id,
+                         tokenizer.eos_id, n_examples, bytes.fromhex(tokenizer.identity))
     with atomic_write(path) as f:
         f.write(header.ljust(HEADER_BYTES, b"\0"))
-        f.write(np.ascontiguousarray(tokens, dtype="<u2").tobytes())
+        for piece in pieces:
+            f.write(np.ascontiguousarray(piece, dtype="<u2").tobytes())
 
 
 def read_header(path) -> ShardHeader:
@@ -138,9 +151,12 @@ def open_shard(path, tokenizer=None) -> np.ndarray:
     return np.memmap(path, dtype="<u2", mode="r", offset=HEADER_BYTES, shape=(header.n_tokens,))
 
 
-# Encoding runs in a pool of processes. Each loads the tokenizer once (in the initializer) and then
-# encodes fixed-size chunks of records; imap hands results back in chunk order, so the shards are
-# byte-identical whatever the number of processes.
+# Encoding runs in a pool of processes. Each loads the tokenizer once (in the initializer) and then encodes
+# chunks of CHUNK_RECORDS records. A chunk of a RecordFile travels as byte offsets into the file and the
+# process reads those records itself, so the records never pass through (or pile up in) this process. Results
+# are taken in the order the chunks were handed out, with at most CHUNKS_IN_FLIGHT chunks per process handed
+# out ahead, so the shards are byte-identical whatever the number of processes and memory does not grow
+# with the size of the data.
 _worker = {}
 
 
@@ -149,34 +165,63 @@ def _init_worker(tokenizer_class, model_path, instruct):
     _worker["instruct"] = instruct
 
 
-def _encode_chunk(records):
-    return encode_records(records, _worker["tokenizer"], _worker["instruct"])
+def _encode_piece(chunk, tokenizer, instruct: bool) -> tuple[np.ndarray, int, int]:
+    """(tokens, records, prompted records) of a chunk: a list of records or a RecordFile subset."""
+    records = list(chunk)
+    return encode_records(records, tokenizer, instruct), len(records), sum(_prompted(r, instruct) for r in records)
 
 
-def _write_split(chunks, split, tokenizer, out_dir, shard_tokens, progress) -> tuple[list[str], int]:
-    """Gather encoded chunks into shards of about shard_tokens tokens; return (file names, tokens).
+def _encode_chunk(chunk):
+    return _encode_piece(chunk, _worker["tokenizer"], _worker["instruct"])
+
+
+def _in_order(pool, chunks, workers: int):
+    """pool.imap(_encode_chunk, chunks) that hands out at most CHUNKS_IN_FLIGHT * workers chunks ahead of
+    the one being waited for (imap would queue them all and keep every result that arrives early)."""
+    waiting = deque()
+    for chunk in chunks:
+        waiting.append(pool.apply_async(_encode_chunk, (chunk,)))
+        if len(waiting) >= CHUNKS_IN_FLIGHT * workers:
+            yield waiting.popleft().get()
+    while waiting:
+        yield waiting.popleft().get()
+
+
+def _write_split(encoded, split, tokenizer, out_dir, shard_tokens, progress) -> dict:
+    """Gather encoded chunks into shards of about shard_tokens tokens; return the split's part of meta.json.
     Shards are cut only between chunks, so each shard starts at the start of an example."""
-    names, pending, n_pending, n_examples, total = [], [], 0, 0, 0
+    names, pending, n_pending, n_examples = [], [], 0, 0
+    totals = dict(tokens=0, examples=0, prompted=0)
 
     def flush():
         nonlocal pending, n_pending, n_examples
         name = f"{split}_{len(names):03d}.bin"
-        write_shard(out_dir / name, np.concatenate(pending), tokenizer, n_examples)
+        write_shard(out_dir / name, pending, tokenizer, n_examples)
         names.append(name)
         pending, n_pending, n_examples = [], 0, 0
 
-    for tokens, n in chunks:
+    for tokens, n, n_prompted in encoded:
         pending.append(tokens)
         n_pending += len(tokens)
         n_examples += n
-        total += len(tokens)
+        totals["tokens"] += len(tokens)
+        totals["examples"] += n
+        totals["prompted"] += n_prompted
         progress.update(n)
-        progress.set_postfix(tokens=f"{total:,}")
+        progress.set_postfix(tokens=f"{totals['tokens']:,}")
         if n_pending >= shard_tokens:
             flush()
     if pending:
         flush()
-    return names, total
+    return {f"n_{split}_tokens": totals["tokens"], f"n_{split}_examples": totals["examples"],
+            f"n_{split}_prompted": totals["prompted"], f"{split}_shards": names}
+
+
+def split_order(n: int, seed: int, val_fraction: float) -> dict[str, np.ndarray]:
+    """{"train": record numbers, "val": record numbers} in the order they are encoded (see encode_dataset)."""
+    order = np.random.default_rng(seed).permutation(n)  # (n,) record numbers, 8 bytes each
+    n_val = 0 if val_fraction <= 0 or n < 2 else min(max(round(val_fraction * n), 1), n - 1)
+    return {"train": order[n_val:], "val": order[:n_val]}
 
 
 def encode_dataset(records, tokenizer, out_dir, instruct: bool, val_fraction: float = 0.05, seed: int = 0,
@@ -185,15 +230,21 @@ def encode_dataset(records, tokenizer, out_dir, instruct: bool, val_fraction: fl
     """Shuffle records (deterministically by seed), split them into train and validation, encode both
     into out_dir/train_NNN.bin and out_dir/val_NNN.bin, and write out_dir/meta.json last.
 
-    The validation split is round(val_fraction * n) records, at least 1 when there are 2 or more
-    records and val_fraction > 0, and never all of them. Any earlier shards and meta.json in out_dir
-    are removed first, so a half-finished directory is never mistaken for a finished one.
+    records: a list of record dicts, or a RecordFile (data/records.py), which is read a chunk at a time
+    by the encoding processes: then memory stays bounded whatever the file's size, and the shards are
+    byte-identical to those of the same records given as a list.
+    The shuffle is numpy's permutation of the record numbers, np.random.default_rng(seed).permutation(n);
+    the validation split is its first round(val_fraction * n) records, at least 1 when there are 2 or
+    more records and val_fraction > 0, and never all of them; each split is encoded in permuted order.
+    Any earlier shards and meta.json in out_dir are removed first, so a half-finished directory is never
+    mistaken for a finished one.
     workers: encoding processes (default: all cores); 1 encodes in this process. splits: which of
     "train" and "val" to encode (eval.py needs only "val"; the split itself does not change).
     Returns the meta dict.
     """
-    records = list(records)
-    if not records:
+    if not isinstance(records, RecordFile):
+        records = list(records)
+    if not len(records):
         raise DataError("no records to encode")
     _check_vocab(tokenizer.vocab_size)
     out_dir = Path(out_dir)
@@ -202,10 +253,12 @@ def encode_dataset(records, tokenizer, out_dir, instruct: bool, val_fraction: fl
         stale.unlink(missing_ok=True)
 
     n = len(records)
-    order = np.random.default_rng(seed).permutation(n)
-    n_val = 0 if val_fraction <= 0 or n < 2 else min(max(round(val_fraction * n), 1), n - 1)
-    parts = {"train": order[n_val:], "val": order[:n_val]}
-    splits = {split: [records[i] for i in parts[split]] for split in splits}
+    parts = split_order(n, seed, val_fraction)
+
+    def chunks(numbers):
+        for i in range(0, len(numbers), CHUNK_RECORDS):
+            picked = numbers[i:i + CHUNK_RECORDS]
+            yield records.subset(picked) if isinstance(records, RecordFile) else [records[j] for j in picked]
 
     workers = workers or os.cpu_count() or 1
     meta = {"tokenizer": tokenizer.identity, "vocab_size": tokenizer.vocab_size, "bos_id": tokenizer.bos_id,
@@ -216,20 +269,14 @@ def encode_dataset(records, tokenizer, out_dir, instruct: bool, val_fraction: fl
         pool = Pool(workers, initializer=_init_worker,
                     initargs=(type(tokenizer), str(tokenizer.model_path), instruct))
     try:
-        with tqdm(total=sum(map(len, splits.values())), unit="story", desc=f"encoding {out_dir.name}", dynamic_ncols=True) as progress:
-            for split, split_records in splits.items():
-                chunks = [split_records[i:i + CHUNK_RECORDS] for i in range(0, len(split_records), CHUNK_RECORDS)]
+        with tqdm(total=sum(len(parts[split]) for split in splits), unit="story", desc=f"encoding {out_dir.name}",
+                  dynamic_ncols=True) as progress:
+            for split in splits:
                 if pool is not None:
-                    encoded = pool.imap(_encode_chunk, chunks)
+                    encoded = _in_order(pool, chunks(parts[split]), workers)
                 else:
-                    encoded = (encode_records(chunk, tokenizer, instruct) for chunk in chunks)
-                names, n_tokens = _write_split(zip(encoded, map(len, chunks)), split, tokenizer, out_dir,
-                                               shard_tokens, progress)
-                meta[f"n_{split}_tokens"] = n_tokens
-                meta[f"n_{split}_examples"] = len(split_records)
-                meta[f"n_{split}_prompted"] = sum(instruct and bool((r.get("prompt") or "").strip())
-                                                  for r in split_records)
-                meta[f"{split}_shards"] = names
+                    encoded = (_encode_piece(chunk, tokenizer, instruct) for chunk in chunks(parts[split]))
+                meta.update(_write_split(encoded, split, tokenizer, out_dir, shard_tokens, progress))
     finally:
         if pool is not None:
             pool.terminate()  # workers are idle by now, or we are unwinding from an error / Ctrl-C
@@ -256,9 +303,13 @@ class Batches:
     """Random training windows from memory-mapped shards, reproducible from (seed, step, micro).
 
     get(step, micro) -> x, y of shape (batch_size, seq_len), int64; y is x shifted by one token. Each
-    window starts at a uniformly random position over all shards (a shard is picked with probability
+    window starts at a uniformly random start over all shards (a shard is picked with probability
     proportional to its number of window starts). With mask_prompt, targets that are prompt tokens are
-    -1 (cross_entropy's ignore_index), so an instruction-tuned model learns to write stories, not prompts.
+    -1 (cross_entropy's ignore_index), so an instruction-tuned model learns to write stories, not prompts,
+    and windows start only at the EOS that ends an example: each window then begins EOS prompt BOS, as
+    generation does, and no story in it is cut from its prompt. (Windows at any token put about a third
+    of the story tokens after a cut, where the words the prompt asked for are not in sight: there a model
+    can only learn to guess a word, the opposite of copying it.)
     Shards shorter than seq_len + 1 tokens are skipped (with a note on stderr) if any other is long enough.
     tokenizer: when given, every shard must have been encoded with it.
     """
@@ -291,14 +342,42 @@ class Batches:
             if header.n_tokens < seq_len + 1:
                 print(f"note: skipping shard {path}: {header.n_tokens:,} tokens is less than seq_len + 1",
                       file=sys.stderr)
-        self.n_starts = np.array([len(s) - seq_len for s in self.shards], dtype=np.int64)  # window starts per shard
+        if mask_prompt:  # the EOS before each example whose prompt leaves room in the window for its story
+            self.starts = [self._example_starts(s, seq_len) for s in self.shards]
+            unfit = sum(int(np.count_nonzero(np.asarray(s[:len(s) - seq_len]) == self.eos_id)) for s in self.shards) \
+                - sum(len(st) for st in self.starts)
+            if unfit:
+                print(f"note: {unfit:,} examples are not trained on: their prompt leaves no room for a story token "
+                      f"in a window of {seq_len} tokens", file=sys.stderr)
+        else:  # any token
+            self.starts = [None] * len(self.shards)
+        self.n_starts = np.array([len(s) - seq_len if st is None else len(st) for s, st in zip(self.shards, self.starts)],
+                                 dtype=np.int64)  # window starts per shard
+        if not self.n_starts.sum():
+            raise DataError(f"no example starts a window of {seq_len + 1} tokens: the shards hold no EOS far enough "
+                            f"from their end; use a shorter sequence length or more data")
         self.n_tokens = sum(len(s) for s in self.shards)
 
-    def get(self, step: int, micro: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    def _example_starts(self, shard: np.ndarray, seq_len: int) -> np.ndarray:
+        """Offsets of the EOS before each example whose BOS is still a target of a window of seq_len tokens
+        that starts there (EOS prompt BOS story, the BOS at most seq_len tokens on). A window holding only
+        prompt tokens would have no target at all, and a loss of 0 / 0."""
+        eos = np.flatnonzero(np.asarray(shard[:len(shard) - seq_len]) == self.eos_id)
+        bos = np.flatnonzero(np.asarray(shard) == self.bos_id)
+        after = np.searchsorted(bos, eos)  # index of the first BOS after each EOS
+        fits = after < len(bos)
+        fits[fits] = bos[after[fits]] - eos[fits] <= seq_len
+        return eos[fits]
+
+    def get(self, step: int, micro: int = 0) -> "tuple[torch.Tensor, torch.Tensor]":
         """The batch for optimizer step `step`, micro-batch `micro` (data-parallel ranks use distinct micros)."""
+        # torch is imported here, not at the top: encoding processes import this module, and where they
+        # start by spawning (macOS, Windows) each would otherwise load torch (~200 MB) to run SentencePiece
+        import torch
         rng = np.random.default_rng([self.seed, step, micro])
         which = rng.choice(len(self.shards), size=self.batch_size, p=self.n_starts / self.n_starts.sum())
         starts = rng.integers(0, self.n_starts[which])
+        starts = np.array([o if self.starts[s] is None else self.starts[s][o] for s, o in zip(which, starts)])
         T = self.seq_len
         windows = np.stack([self.shards[s][o:o + T + 1] for s, o in zip(which, starts)]).astype(np.int64)
         x, y = windows[:, :-1], windows[:, 1:].copy()
@@ -335,7 +414,7 @@ def main(argv=None):
     """python -m data.shards RECORDS --tokenizer T.model --out DIR [--instruct]: encode a data file."""
     import argparse
 
-    from data.records import read_records
+    from data.records import open_records
     from errors import USER_ERRORS, exit_with
     from tokenizer import Tokenizer
 
@@ -352,7 +431,7 @@ def main(argv=None):
         parser.error("--val-fraction must be in [0, 1)")
     try:
         tokenizer = Tokenizer(args.tokenizer)
-        meta = encode_dataset(read_records(args.records), tokenizer, args.out, instruct=args.instruct,
+        meta = encode_dataset(open_records(args.records), tokenizer, args.out, instruct=args.instruct,
                               val_fraction=args.val_fraction, seed=args.seed)
     except USER_ERRORS as e:
         exit_with(e)

@@ -11,7 +11,9 @@ Conversion:
     all_data      -> instruction records {"prompt", "story", "source"} in all_data-instruct.jsonl, the prompt built
                      from the summary ("Write a story about a girl who ...") or from the required words and
                      features ("Write a story that uses the words "ball", "jump" and "happy" and contains dialogue."),
-                     half of each, picked by a hash of the story so the choice is stable.
+                     half of each, picked by a hash of the story so the choice is stable. The archive is read
+                     once as a stream and each file parsed item by item in worker processes (convert_all_data),
+                     so memory stays bounded; the records come in file-name order whatever the archive's order.
 
 Downloads stream into NAME.part with a progress bar; an interrupted download (a dropped connection here, or a
 killed process earlier) resumes from the bytes already there with an HTTP Range request, and the finished file
@@ -27,23 +29,30 @@ import argparse
 import json
 import os
 import re
+import shutil
 import sys
 import tarfile
+import tempfile
 import time
 import zlib
+from collections import deque
+from multiprocessing import Pool
 from pathlib import Path
+from typing import Iterator
 
 import requests
 from tqdm import tqdm
 
-from data.records import DataError, read_records, write_jsonl
+from data.records import DataError, open_records
 from errors import USER_ERRORS, exit_with
+from formats.atomic import atomic_write
 
 ORIGIN = "https://huggingface.co/datasets/roneneldan/TinyStories/resolve/main"
 FILES = {"train": "TinyStoriesV2-GPT4-train.txt", "valid": "TinyStoriesV2-GPT4-valid.txt",
          "all_data": "TinyStories_all_data.tar.gz"}
 INSTRUCT_RECORDS = "all_data-instruct.jsonl"
 CHUNK_BYTES = 1 << 16  # a dropped connection loses at most the chunk being read
+BLOCK = 1 << 20  # conversion reads and copies 1 MiB (or 1 Mi characters) at a time
 
 # the dataset's feature names -> words for a prompt
 FEATURES = {"Dialogue": "contains dialogue", "BadEnding": "has a bad ending", "MoralValue": "teaches a lesson",
@@ -151,29 +160,141 @@ def instruction_prompt(record: dict) -> str | None:
     return None
 
 
-def convert_all_data(tar_path, out_path) -> int:
-    """TinyStories_all_data.tar.gz -> instruction records JSONL (written atomically); returns the count."""
-    def records():
-        with tarfile.open(tar_path, "r:gz") as tar:
-            members = sorted((m for m in tar.getmembers() if m.isfile() and m.name.endswith(".json")), key=lambda m: m.name)
-            if not members:
-                raise DataError(f"{tar_path}: no .json files inside")
-            for member in tqdm(members, desc="converting", unit="file", file=sys.stderr, dynamic_ncols=True):
+def instruction_record(obj) -> dict | None:
+    """One all_data record as an instruction record {"prompt", "story", "source"}, plus "words" when the
+    prompt asks for words (so eval.py can score whether a story uses them); None without a story or
+    anything to build a prompt from."""
+    story = (obj.get("story") or "").strip() if isinstance(obj, dict) else ""
+    if not story:
+        return None
+    prompt = instruction_prompt(dict(obj, story=story))
+    if not prompt:
+        return None
+    record = {"prompt": prompt, "story": story, "source": obj.get("source", "")}
+    words = [w.strip() for w in (obj.get("instruction") or {}).get("words") or [] if isinstance(w, str) and w.strip()]
+    if prompt.startswith("Write a story that uses the word") and words:
+        record["words"] = list(dict.fromkeys(words))
+    return record
+
+
+_JSON_SPACE = re.compile(r"[ \t\n\r]*")  # the whitespace JSON allows between values
+
+
+def iter_json_list(f, where: str) -> Iterator:
+    """The items of a JSON list, read from the text stream f a block at a time, so that memory holds one
+    item and one block rather than the whole list (each all_data file is about 90 MB of JSON, several
+    hundred MB once json.load has made it Python objects). Items are parsed by json's own decoder."""
+    decoder = json.JSONDecoder()
+    buf, pos, eof = "", 0, False
+
+    def more() -> bool:  # append the next block; False at the end of the stream
+        nonlocal buf, pos, eof
+        block = "" if eof else f.read(BLOCK)
+        eof = not block
+        buf, pos = buf[pos:] + block, 0
+        return not eof
+
+    def peek() -> str:  # the next character that is not whitespace, "" at the end
+        nonlocal pos
+        while True:
+            pos = _JSON_SPACE.match(buf, pos).end()
+            if pos < len(buf) or not more():
+                return buf[pos:pos + 1]
+
+    if peek() != "[":
+        raise DataError(f"{where}: not a JSON list")
+    pos += 1
+    after = peek()
+    if after != "]":
+        while True:
+            while True:  # an item cut by the end of the block: read on and parse it again
                 try:
-                    data = json.load(tar.extractfile(member))
-                except (json.JSONDecodeError, UnicodeDecodeError) as e:
-                    raise DataError(f"{tar_path}:{member.name}: not JSON ({e})") from None
-                for obj in data:
-                    story = (obj.get("story") or "").strip() if isinstance(obj, dict) else ""
-                    if not story:
-                        continue
-                    prompt = instruction_prompt(dict(obj, story=story))
-                    if prompt:
-                        stats[0] += 1
-                        yield {"prompt": prompt, "story": story, "source": obj.get("source", "")}
-    stats = [0]
-    write_jsonl(records(), out_path)
-    return stats[0]
+                    item, end = decoder.raw_decode(buf, pos)
+                    if end < len(buf) or eof:
+                        break
+                except json.JSONDecodeError as e:
+                    if eof:
+                        raise DataError(f"{where}: not JSON ({e.msg})") from None
+                more()
+            pos = end
+            yield item
+            after = peek()
+            if after != ",":
+                break
+            pos += 1
+            peek()  # to the next item's first character
+    if after != "]":
+        raise DataError(f"{where}: not JSON (expected ',' or ']' after an item, got {after or 'the end'!r})")
+    pos += 1
+    if peek():
+        raise DataError(f"{where}: not JSON (more after the list's closing ']')")
+
+
+def convert_member(json_path, out_path, where: str) -> int:
+    """One all_data file (a JSON list) -> its instruction records as JSONL; returns the count. The JSON
+    file is deleted once converted: it is a temporary copy taken out of the archive."""
+    count = 0
+    try:
+        with open(json_path, encoding="utf-8-sig") as f, atomic_write(out_path, "w") as out:
+            for obj in iter_json_list(f, where):
+                if record := instruction_record(obj):
+                    out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                    count += 1
+    except UnicodeDecodeError as e:
+        raise DataError(f"{where}: not JSON (not UTF-8 at byte {e.start})") from None
+    Path(json_path).unlink()
+    return count
+
+
+def convert_all_data(tar_path, out_path, workers: int | None = None) -> int:
+    """TinyStories_all_data.tar.gz -> instruction records JSONL (written atomically); returns the count.
+
+    The records come in the order of the archive's .json files sorted by name, each file's in its own
+    order. One pass over the archive: this process decompresses each file into a temporary directory beside
+    out_path, and `workers` processes (default: all cores) convert the files into JSONL parts, streaming,
+    at most 2 * workers files waiting at a time; the parts are then joined in name order. Memory stays
+    bounded whatever the archive's size; disk needs about the records' size again for the parts.
+    """
+    workers = workers or os.cpu_count() or 1
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    pool = Pool(workers) if workers > 1 else None
+    try:
+        with tempfile.TemporaryDirectory(prefix=f".{out_path.name}-", dir=out_path.parent) as tmp:
+            parts, waiting = {}, deque()  # member name -> (JSONL part, its count or the worker's promise of it)
+            try:
+                with tarfile.open(tar_path, "r|gz") as tar:  # a stream: one pass, no seeking back
+                    for member in tqdm(tar, desc="converting", unit="file", file=sys.stderr, dynamic_ncols=True):
+                        if not (member.isfile() and member.name.endswith(".json")):
+                            continue
+                        json_path, part = Path(tmp, f"{len(parts):05d}.json"), Path(tmp, f"{len(parts):05d}.jsonl")
+                        with atomic_write(json_path) as f:
+                            shutil.copyfileobj(tar.extractfile(member), f, BLOCK)
+                        job = (json_path, part, f"{tar_path}:{member.name}")
+                        if pool is None:
+                            parts[member.name] = part, convert_member(*job)
+                            continue
+                        parts[member.name] = part, pool.apply_async(convert_member, job)
+                        waiting.append(parts[member.name][1])
+                        if len(waiting) >= 2 * workers:  # bound the decompressed files on disk; fail early
+                            waiting.popleft().get()
+            except (tarfile.TarError, EOFError, zlib.error) as e:
+                raise DataError(f"{tar_path}: not a readable .tar.gz ({e}); delete it and download it again") from None
+            if not parts:
+                raise DataError(f"{tar_path}: no .json files inside")
+            count = 0
+            with atomic_write(out_path) as out:
+                for name in sorted(parts):
+                    part, done = parts[name]
+                    count += done if pool is None else done.get()
+                    with open(part, "rb") as f:
+                        shutil.copyfileobj(f, out, BLOCK)
+                    part.unlink()  # so the disk holds the records about once, not twice
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+    return count
 
 
 def prepare(root, instruct: bool, log=print) -> Path:
@@ -208,7 +329,7 @@ def main(argv=None) -> int:
                 if not records.exists():
                     print(f"wrote {convert_all_data(path, records):,} instruction records to {records}")
             else:
-                print(f"{path}: {len(read_records(path)):,} stories")
+                print(f"{path}: {len(open_records(path)):,} stories")
     except USER_ERRORS as e:
         exit_with(e)
     return 0

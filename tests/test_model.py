@@ -100,6 +100,47 @@ def test_incremental_decoding_matches_full_forward():
     model.clear_cache()
 
 
+@torch.no_grad()
+def test_rows_at_different_positions_match_the_full_forward():
+    """Per-row positions: row 0 prefills 9 tokens while row 1 prefills 4 (right-padded), then each
+    decodes from its own position; every row's logits equal its own full forward."""
+    model = small_model()
+    tokens = torch.randint(0, 64, (2, 16), generator=torch.Generator().manual_seed(3))
+    full, _ = model(tokens)  # (2, 16, vocab)
+    model.setup_cache(batch_size=2)
+    prefill, _ = model(torch.stack([tokens[0, :9], torch.cat([tokens[1, :4], torch.zeros(5, dtype=torch.long)])]),
+                       start_pos=0)  # (2, 9, vocab); row 1's last five are padding
+    torch.testing.assert_close(prefill[0], full[0, :9], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(prefill[1, :4], full[1, :4], atol=1e-5, rtol=1e-5)
+    pos = torch.tensor([9, 4])
+    for _ in range(5):
+        step, _ = model(tokens[[0, 1], pos].unsqueeze(1), start_pos=pos)  # (2, 1, vocab)
+        for row in range(2):
+            torch.testing.assert_close(step[row, 0], full[row, pos[row]], atol=1e-5, rtol=1e-5)
+        pos = pos + 1
+    model.clear_cache()
+
+
+def test_batched_generation_equals_one_prompt_at_a_time():
+    """generate_batch on prompts of different lengths, greedy and seeded, gives each prompt the tokens
+    generate() gives it alone: llama2.c's trained stories260K, so that logits are far from ties."""
+    model = load_llama2c(fixture("stories260K.bin"))
+    prompts = [[BOS], [BOS, 403, 407], [BOS, 40, 303, 36, 7, 28, 494], [BOS, 9, 60, 200, 310, 11]]
+    for kwargs in ({"temperature": 0.0}, {"temperature": 1.0, "top_p": 0.9}):
+        alone = [list(model.generate(p, 60, stop_tokens=[BOS, 2], seed=7 + i, **kwargs)) for i, p in enumerate(prompts)]
+        together = model.generate_batch(prompts, 60, stop_tokens=[BOS, 2], seeds=[7 + i for i in range(len(prompts))],
+                                         **kwargs)
+        assert together == alone, kwargs
+    # a stop token ends one row while the others go on; the budget and the context end every row
+    greedy = model.generate_batch(prompts, 40, temperature=0.0)
+    stop = greedy[1][10]
+    stopped = model.generate_batch(prompts, 40, temperature=0.0, stop_tokens=[stop])
+    assert stopped[1] == greedy[1][:greedy[1].index(stop)] and all(len(g) == 40 for g in greedy)
+    small = small_model()  # max_seq_len 32
+    assert [len(r) for r in small.generate_batch([[3] * 5, [3] * 31, [4]], 100, temperature=0.0)] == [27, 1, 31]
+    assert small.layers[0].attention.cache_k is None and not small.training
+
+
 def test_incremental_forward_needs_cache_and_room():
     model = small_model()
     with pytest.raises(RuntimeError, match="setup_cache"):
@@ -366,3 +407,13 @@ def test_loss_ignores_targets_of_minus_one():
     manual = -log_probs.gather(1, targets[kept][:, None]).mean()
     torch.testing.assert_close(loss, manual)
     assert kept.sum() == 23
+
+
+def test_loss_with_every_target_ignored_is_zero_not_nan():
+    """An instruction window can hold only prompt tokens; its loss is 0 with zero gradients, not 0 / 0."""
+    model = small_model()
+    tokens = torch.randint(0, 64, (2, 10), generator=torch.Generator().manual_seed(4))
+    _, loss = model(tokens, torch.full((2, 10), -1))
+    loss.backward()
+    assert loss.item() == 0.0
+    assert all(torch.count_nonzero(p.grad) == 0 for p in model.parameters() if p.grad is not None)

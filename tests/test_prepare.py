@@ -104,3 +104,45 @@ def test_heldout_words_never_reach_the_training_shards(cache):
     seen = set(re.findall(r"[a-z]+", text.lower()))
     heldout = {f for slot in st.SLOTS for w in st.slot_values(slot, True) for f in st.forms(w)}
     assert len(seen) > 300 and not seen & heldout, sorted(seen & heldout)
+
+
+def test_the_vocabulary_sample_is_read_by_offset_yet_the_same(tmp_path, capsys):
+    """vocab_texts reads only the sampled stories of a RecordFile; they must be exactly the texts
+    train_tokenizer would have sampled from all the stories (its filter of overlong ones included)."""
+    from data.prepare import vocab_texts
+    from data.records import open_records, read_records
+    from tokenizer import MAX_TEXT_BYTES, sample_texts
+    stories = [f"Story {i}: " + ("a fox ran. " * (i % 7 + 1)) for i in range(500)]
+    stories[3] = stories[250] = "x" * (MAX_TEXT_BYTES + 1)  # too long: dropped before sampling
+    stories[9] = "\u00e9" * (MAX_TEXT_BYTES // 2 + 1)  # a JSON escape 6 bytes, the story 2 a character: too long
+    stories[20] = "A short story." + " " * MAX_TEXT_BYTES  # a long record whose story, stripped, is short: kept
+    for layout in (".txt", ".jsonl"):
+        path = tmp_path / f"s{layout}"
+        if layout == ".txt":
+            path.write_text("<|endoftext|>".join(stories))
+        else:
+            write_jsonl([{"story": s} for s in stories], path)
+            assert "\\u00e9" not in path.read_text()  # written raw; the escaped case below
+            path.write_text(path.read_text().replace("\u00e9", "\\u00e9"))
+        expected = sample_texts((r["story"] for r in read_records(path)
+                                 if len(r["story"].encode()) <= MAX_TEXT_BYTES), 50)
+        assert vocab_texts(open_records(path), k=50) == expected and len(expected) == 50
+        assert "skipped 3 texts longer than" in capsys.readouterr().err
+
+
+def test_a_records_file_prepares_as_if_it_were_read_whole(tmp_path):
+    """prepare() reads a .txt through offsets; vocabulary and shards must be what reading it whole gives."""
+    from data.prepare import VAL_FRACTION
+    from data.records import read_records
+    from data.shards import encode_dataset
+    from tokenizer import train_tokenizer
+    path = tmp_path / "stories.txt"
+    path.write_text("\n<|endoftext|>\n".join(f"Once there was a fox number {i}.\nIt ran {i % 9} times."
+                                             for i in range(400)))
+    shard_dir, tokenizer_model = prepare(str(path), tmp_path / "cache", instruct=False, seed=3, vocab_size=300, **quiet)
+    records = read_records(path)
+    reference = train_tokenizer((r["story"] for r in records), 300, tmp_path / "ref.model")
+    assert Tokenizer(tokenizer_model).identity == reference.identity
+    encode_dataset(records, reference, tmp_path / "ref", instruct=False, seed=3, val_fraction=VAL_FRACTION)
+    assert {p.name: p.read_bytes() for p in sorted((tmp_path / "ref").iterdir())} == \
+        {p.name: p.read_bytes() for p in sorted(shard_dir.iterdir())}

@@ -5,9 +5,10 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from data.records import (DataError, prompt_from_topic, read_csv, read_jsonl, read_records, read_text,
+from data.records import (DataError, RecordFile, prompt_from_topic, read_csv, read_jsonl, read_records, read_text,
                           strip_teacher_chatter)
 
 FIXTURES = Path(os.environ.get("STORIES_FIXTURES", Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"))
@@ -221,3 +222,76 @@ def test_read_records_round_trips_jsonl(tmp_path):
     path = tmp_path / "s.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
     assert read_records(path) == records
+
+
+# ----------------------------------------------------------------------------------------------
+# RecordFile: records by byte offset, as text mode reads them
+
+# pieces of text that text mode treats specially: line ends of three kinds, a byte-order mark, whitespace
+# that only str.strip() knows (ideographic space, no-break space, file separator), separators whole and cut
+PIECES = ["Tom ran.", " ", "\n", "\r\n", "\r", "\u3000", "\xa0", "\x1c", "<|endoftext|>", "<|endof", "text|>",
+          "é", "😀", "\t", "\ufeff"]
+
+
+def text_mode_stories(path) -> list[str]:
+    """The reference: Python's text mode reading the whole file, split at the separator."""
+    with open(path, encoding="utf-8-sig") as f:
+        return [s.strip() for s in f.read().split("<|endoftext|>") if s.strip()]
+
+
+def text_mode_jsonl(path) -> list[dict]:
+    with open(path, encoding="utf-8-sig") as f:
+        objs = [json.loads(line) for line in f if line.strip()]
+    return [dict(o, story=o["story"].strip(), **({"prompt": o["prompt"].strip()} if "prompt" in o else {}))
+            for o in objs]
+
+
+@pytest.mark.parametrize("block", [1, 5, 1 << 24])
+def test_record_file_reads_what_text_mode_reads(tmp_path, monkeypatch, block):
+    import random
+    monkeypatch.setattr("data.records.BLOCK_BYTES", block)  # separators and "\r\n" cut by block boundaries
+    rng = random.Random(block)
+    for trial in range(150):
+        bom = b"\xef\xbb\xbf" if trial % 4 == 0 else b""
+        text = "".join(rng.choice(PIECES) for _ in range(rng.randrange(40)))
+        path = tmp_path / "s.txt"
+        path.write_bytes(bom + text.encode())
+        expected = text_mode_stories(path)
+        assert [r["story"] for r in RecordFile(path)] == expected, repr(text)
+        assert len(RecordFile(path)) == len(expected)
+
+        lines = [rng.choice([json.dumps({"story": rng.choice(PIECES[:8]) + "x", "prompt": " hi "}, ensure_ascii=False),
+                             json.dumps({"story": "é\\n"}), "", " \t", "\u3000", "\xa0\x0c"])
+                 for _ in range(rng.randrange(8))]
+        path = tmp_path / "s.jsonl"
+        path.write_bytes(bom + "".join(line + rng.choice(["\n", "\r\n", "\r"]) for line in lines).encode())
+        assert list(RecordFile(path)) == text_mode_jsonl(path), repr(lines)
+
+
+def test_record_file_subset_is_small_and_reads_only_its_records(tmp_path):
+    import pickle
+    path = tmp_path / "s.txt"
+    path.write_text("".join(f"Story number {i}. " * 20 + "\n<|endoftext|>\n" for i in range(500)))
+    records = RecordFile(path)
+    assert len(records) == 500
+    part = records.subset(np.array([7, 3, 499]))
+    assert [r["story"].split(".")[0] for r in part] == ["Story number 7", "Story number 3", "Story number 499"]
+    assert len(pickle.dumps(part)) < 1000 < path.stat().st_size // 100  # what travels to a worker process
+
+
+def test_jsonl_line_numbers_count_every_kind_of_line_end(tmp_path, monkeypatch):
+    monkeypatch.setattr("data.records.BLOCK_BYTES", 3)  # "\r\n" cut by a block boundary while counting
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(b'{"story": "a"}\r\n\r\n{"story": "b"}\r{"story": "c"}\n\n{"story": 4}\n')
+    with pytest.raises(DataError, match=r"s\.jsonl:6: \"story\" must be a string"):
+        read_records(path)
+    path.write_bytes(b'{"story": "a"}\r\n{"story": "b"\r\n')
+    with pytest.raises(DataError, match=r"s\.jsonl:2: invalid JSON \(Expecting ',' delimiter at column 14\)"):
+        read_records(path)
+
+
+def test_not_utf8_names_the_byte(tmp_path):
+    path = tmp_path / "s.txt"
+    path.write_bytes(b"Tom ran.<|endoftext|>Ann \xff hid.")
+    with pytest.raises(DataError, match=r"s\.txt: not UTF-8 text \(byte 25\)"):
+        read_records(path)

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from data.records import DataError, read_records
-from data.shards import (Batches, encode_dataset, encode_records, open_shard, read_header, read_meta,
-                         write_shard)
+from data.records import DataError, RecordFile, open_records, read_records
+from data.shards import (CHUNKS_IN_FLIGHT, Batches, _in_order, encode_dataset, encode_records, open_shard,
+                         read_header, read_meta, write_shard)
 from tokenizer import Tokenizer, train_tokenizer
 
 FIXTURES = Path(os.environ.get("STORIES_FIXTURES", Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"))
@@ -206,6 +206,90 @@ def test_encode_dataset_removes_an_earlier_encoding(tmp_path):
     assert json.loads((tmp_path / "meta.json").read_text()) == meta
 
 
+def write_stories(path: Path, n: int) -> Path:
+    """n stories of 300 bytes, as TinyStories' .txt or as .jsonl with a prompt on every other one. Every
+    story has as many tokens as any other, whatever n (so a chunk of them takes the same memory)."""
+    stories = [f"Once upon a time, a little fox number {i:05d} lived by the river. " * 4 + f"The end of {i:05d}."
+               for i in range(n)]
+    if path.suffix == ".txt":
+        path.write_text("".join(s + "\n<|endoftext|>\n" for s in stories))
+    else:
+        path.write_text("".join(json.dumps({"prompt": f"Write about fox {i}" if i % 2 else "", "story": s}) + "\n"
+                                for i, s in enumerate(stories)))
+    return path
+
+
+@pytest.fixture(scope="module")
+def fox_vocab(tmp_path_factory):
+    return train_tokenizer([f"Once upon a time, a little fox number {i} lived by the river. The end." for i in
+                            range(200)], 300, tmp_path_factory.mktemp("vocab") / "fox.model")
+
+
+@pytest.mark.parametrize("layout", [".txt", ".jsonl"])
+def test_a_records_file_encodes_to_the_shards_of_its_records_in_memory(tmp_path, fox_vocab, monkeypatch, layout):
+    """open_records gives a RecordFile, read by the encoding processes a chunk at a time; the shards must be
+    byte for byte those of the same records held in a list, with one process or two."""
+    monkeypatch.setattr("data.shards.CHUNK_RECORDS", 16)
+    path = write_stories(tmp_path / f"stories{layout}", 300)
+    in_memory = encode_dataset(read_records(path), fox_vocab, tmp_path / "memory", instruct=True, workers=1,
+                               shard_tokens=20_000)
+    assert len(in_memory["train_shards"]) > 1 and in_memory["n_val_examples"] == 15
+    for workers in (1, 2):
+        records = open_records(path)
+        assert isinstance(records, RecordFile)
+        meta = encode_dataset(records, fox_vocab, tmp_path / f"file{workers}", instruct=True, workers=workers,
+                              shard_tokens=20_000)
+        assert meta == in_memory
+        assert shard_files(tmp_path / f"file{workers}") == shard_files(tmp_path / "memory")
+
+
+def test_a_bad_record_found_by_an_encoding_process_is_one_line(tmp_path, fox_vocab):
+    path = write_stories(tmp_path / "stories.jsonl", 100)
+    with open(path, "a") as f:
+        f.write('{"story": "The end."}\n{"story": "cut off\n')
+    for workers in (1, 2):
+        with pytest.raises(DataError, match=r"stories\.jsonl:102: invalid JSON \(Unterminated string"):
+            encode_dataset(open_records(path), fox_vocab, tmp_path / "out", instruct=True, workers=workers)
+        assert not (tmp_path / "out" / "meta.json").exists()
+
+
+def test_encoding_a_file_takes_memory_that_does_not_grow_with_it(tmp_path, fox_vocab, monkeypatch):
+    """Python's peak allocation (tracemalloc: numpy's arrays included) while encoding a file of 200 stories
+    and one of 1,400 (0.36 MB more): a RecordFile adds 24 bytes a record (its offsets, the shuffle), while
+    the same records read into a list add more than the text itself. Chunks of 16 records, so that both
+    files fill many of them and the largest chunk is the same."""
+    import tracemalloc
+    monkeypatch.setattr("data.shards.CHUNK_RECORDS", 16)
+
+    def peak(records_of, path) -> int:
+        tracemalloc.start()
+        try:
+            encode_dataset(records_of(path), fox_vocab, tmp_path / f"out-{path.stem}", instruct=True, workers=1,
+                           shard_tokens=20_000)
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    small, big = write_stories(tmp_path / "small.jsonl", 200), write_stories(tmp_path / "big.jsonl", 1400)
+    added = big.stat().st_size - small.stat().st_size
+    streamed = peak(open_records, big) - peak(open_records, small)
+    in_memory = peak(read_records, big) - peak(read_records, small)
+    assert streamed < 1200 * 24 + 32 * 1024 < added < in_memory, (streamed, added, in_memory)
+
+
+def test_results_are_taken_in_order_with_a_bounded_number_in_flight():
+    submitted = []
+
+    class Pool:  # apply_async that finishes at once; what matters is how far ahead work is handed out
+        def apply_async(self, fn, args):
+            submitted.append(args[0])
+            return SimpleNamespace(get=lambda: args[0])
+
+    results = _in_order(Pool(), iter(range(100)), workers=3)
+    assert next(results) == 0 and len(submitted) == CHUNKS_IN_FLIGHT * 3
+    assert list(results) == list(range(1, 100)) and submitted == list(range(100))
+
+
 # ----------------------------------------------------------------------------------------------
 # Batches
 
@@ -240,10 +324,32 @@ def windows_by_start(x: torch.Tensor, y: torch.Tensor) -> dict[int, tuple[list, 
 
 def test_prompt_targets_are_masked_at_every_window_start(hand_shard):
     batches = Batches([hand_shard], seq_len=3, batch_size=256, mask_prompt=True, seed=0)
-    x, y = batches.get(0, 0)
+    shard = np.array(HAND, np.int64)
+    for start, (x, y) in HAND_WINDOWS.items():
+        window = shard[start:start + 4]
+        masked = batches.prompt_mask(shard, start, window)[1:]
+        assert list(np.where(masked, -1, window[1:])) == y and list(window[:-1]) == x, start
+
+
+def test_instruction_windows_start_at_an_example(hand_shard):
+    """With prompts masked, a window starts only at the EOS before an example (here at 5, the one EOS
+    with room after it), so every story in it has its prompt in sight."""
+    x, y = Batches([hand_shard], seq_len=3, batch_size=256, mask_prompt=True, seed=0).get(0, 0)
     assert x.shape == y.shape == (256, 3) and x.dtype == y.dtype == torch.int64
-    seen = windows_by_start(x, y)
-    assert seen == HAND_WINDOWS  # all 8 starts drawn, each with exactly the expected targets
+    assert windows_by_start(x, y) == {5: HAND_WINDOWS[5]}
+
+
+def test_instruction_windows_skip_prompts_longer_than_the_window(tmp_path, capsys):
+    """An example whose prompt alone fills the window gives no window (it would have no target, and a loss
+    of 0 / 0); it is counted in a note, and the examples that fit are still used."""
+    path = tmp_path / "train_000.bin"
+    tokens = [1, 5, 2] + [9] * 6 + [1, 4, 2] + [9] + [1, 6, 6, 2] + [7, 7]  # EOS at 2 (prompt of 6), at 11 (prompt of 1)
+    write_shard(path, np.array(tokens, np.uint16), fake_tokenizer(), n_examples=3)
+    batches = Batches([path], seq_len=4, batch_size=64, mask_prompt=True, seed=0)
+    assert [list(st) for st in batches.starts] == [[11]]
+    assert "1 examples are not trained on" in capsys.readouterr().err
+    x, y = batches.get(0)
+    assert (x[:, 0] == 2).all() and ((y != -1).sum(1) > 0).all()
 
 
 def test_mask_prompt_false_leaves_targets_alone(hand_shard):
@@ -259,9 +365,10 @@ def test_backward_scan_crosses_chunks(tmp_path):
     story_first = np.array([1] + [5] * 10_000 + [2, 9, 9], np.uint16)  # a long story from the shard start
     after_eos = np.array([1, 5, 2] + [9] * 10_000 + [1, 5, 2], np.uint16)  # a long prompt after an EOS
     paths = []
+    short = np.array([9, 1, 5, 2], np.uint16)  # and a short example each, which a window of 4 can start at
     for i, tokens in enumerate([prompt_first, story_first, after_eos]):
         paths.append(tmp_path / f"train_{i:03d}.bin")
-        write_shard(paths[-1], tokens, tok, n_examples=1)
+        write_shard(paths[-1], np.concatenate([tokens, short]), tok, n_examples=2)
     batches = Batches(paths, seq_len=4, batch_size=1, mask_prompt=True)
     for shard, expected in zip(batches.shards, [True, False, True]):
         for start in (5, 4095, 4096, 4097, 9000):

@@ -55,7 +55,7 @@ def test_record_layout_and_every_plot_used():
         records = sample(split, 600)
         for r in records:
             assert set(r) == {"prompt", "story", "words", "plot", "split"} and r["split"] == split
-            assert 2 <= len(r["words"]) <= 5 and all(" " not in w for w in r["words"])
+            assert 2 <= len(r["words"]) <= 6 and all(" " not in w for w in r["words"])
         assert set(Counter(r["plot"] for r in records)) == set(st.PLOTS)
 
 
@@ -89,14 +89,15 @@ def test_every_story_has_every_asked_word_early_and_the_prompt_asks_for_them():
 
 def test_heldout_words_never_reach_training():
     heldout = {w for slot in st.SLOTS for w in st.slot_values(slot, True)}
-    assert 150 > len(heldout) > 80
+    every = {w for slot in st.SLOTS for w in st.SLOTS[slot]}
+    assert 0.10 < len(heldout) / len(every) < 0.16  # about 3 in 20, less the template words
     forms = set().union(*(st.forms(w) for w in heldout))
     seen = Counter()
     for r in st.make_records(6000, seed=3, split="train") + st.make_records(2000, seed=4, split="heldout"):
         seen.update(words_of(r["prompt"] + " " + r["story"]))
     leaked = {f: seen[f] for f in forms if seen[f]}
     assert not leaked, leaked
-    for slot in ("char", "verb", "fear", "obj", "place", "building", "name"):  # every slot holds some out
+    for slot in ("char", "verb", "fear", "obj", "place", "building", "name", "trait"):  # every slot holds some out
         assert st.slot_values(slot, True), slot
     # and the held-out-words split uses nothing else in the words it asks for
     for r in sample("heldout-words", 600):
@@ -109,6 +110,29 @@ def test_heldout_pairs_only_in_the_heldout_split():
     assert not any(st.is_heldout_pair(*pair(r)) for r in sample())
     assert all(st.is_heldout_pair(*pair(r)) for r in sample("heldout", 600))
     assert not any(st.is_heldout_word(w) for r in sample("heldout", 600) for w in r["words"])
+
+
+def test_invented_words_look_like_words_and_are_none_of_the_lists():
+    rng = __import__("random").Random(0)
+    invented = [st.invent_word(rng) for _ in range(2000)]
+    names = [st.invent_word(rng, name=True) for _ in range(300)]
+    known = st.known_words()
+    assert not {w.lower() for w in invented + names} & known  # never a list word, held out or not
+    assert all(w.isalpha() and w.islower() and 4 <= len(w) <= 10 for w in invented)
+    assert all(n[0].isupper() and n[1:].islower() for n in names)
+    assert len(set(invented)) > 1700  # each is (nearly always) new
+    # spelled like the lists' words: their letter pairs are pairs the training words have
+    pairs = {w[i:i + 2] for slot in ("char", "obj", "place", "building", "verb", "action", "fear")
+             for w in st.slot_values(slot, False) for i in range(len(w) - 1)}
+    assert all(w[i:i + 2] in pairs for w in invented for i in range(len(w) - 1))
+
+
+def test_regular_verb_forms():
+    assert st.regular_forms("blim") == ("blim", "blims", "blimed", "bliming")
+    assert st.regular_forms("snazzle") == ("snazzle", "snazzles", "snazzled", "snazzling")
+    assert st.regular_forms("flurry") == ("flurry", "flurries", "flurried", "flurrying")
+    assert st.regular_forms("play") == ("play", "plays", "played", "playing")
+    assert st.regular_forms("grush") == ("grush", "grushes", "grushed", "grushing")
 
 
 def test_template_words_are_never_held_out():

@@ -126,6 +126,32 @@ def test_teacher_csv_and_jsonl_train(tmp_path):
         assert (out / "ckpt.pt").exists()
 
 
+def test_eval_scores_the_validation_prompts_that_ask_for_words(tmp_path):
+    """A dataset whose records carry "words" (as TinyStories all_data's do): eval.py scores the prompts of
+    its validation split, which training never saw, and a --follow-file of the user's."""
+    from data import storyteller
+    from data.prepare import validation_records
+    records = storyteller.make_records(300, seed=5)
+    for r in records[::3]:
+        r.pop("words")  # some records ask for no words, as in all_data
+    data = tmp_path / "worded.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in records))
+    out = tmp_path / "out"
+    run(["train.py", *TINY, "--instruct", "--dataset", str(data), "--data-dir", str(tmp_path / "cache"),
+         "--out-dir", str(out), "--max-iters", "2", "--eval-interval", "2"])
+    mine = tmp_path / "mine.jsonl"
+    mine.write_text(json.dumps({"prompt": "Write a story about a fox", "words": ["fox"]}) + "\n")
+    run(["eval.py", str(out / "ckpt.pt"), "--batches", "1", "--prompts", "5", "--freeform", "2",
+         "--follow-file", str(mine), "--json", str(tmp_path / "eval.json")])
+    report = json.loads((tmp_path / "eval.json").read_text())
+    val = validation_records(str(data), str(tmp_path / "cache"), seed=1337)
+    worded = [r["prompt"] for r in val if "words" in r]
+    assert len(val) == 15 and 0 < len(worded) < 15  # 5% of 300; a third of them ask for nothing
+    assert [p["prompt"] for p in report["validation"]["per_prompt"]] == worded[:5]
+    assert set(worded) & {r["prompt"] for r in records[:300]} and "heldout" not in report
+    assert report[str(mine)]["prompts"] == 1 and report["freeform"]["prompts"] == 2
+
+
 @pytest.mark.parametrize("args, message", [
     (["--dataset", "no/such/file.jsonl"], "no such file"),
     (["--dim", "30", "--n-heads", "4"], "not divisible"),
