@@ -6,15 +6,17 @@ Convert any model the project loads into a model file for run.c (or llama2.c's o
     python export.py stories260K.bin stories260K-ours.bin --tokenizer tok512.model --mode generate
     python export.py out/ckpt.pt out/model-q4_0.bin --quant q4_0   # 4-bit matrices, 8-bit classifier
     python export.py out/ckpt.pt out/model-q4.bin --quant q4_0 --quant-types wqkv=q8_0,classifier=q4_0
+    python export.py out/ckpt.pt out/model.gguf --quant q8_0   # GGUF for llama.cpp, Ollama, LM Studio
 
 The source may be our ckpt.pt or model.bin, llama2.c's ckpt.pt, or a llama2.c model.bin (version 0 or 1):
 formats/loader.py recognises it by its content. The formats themselves live in formats/ (model_bin.py,
-llama2c.py); docs/run.md documents every byte.
+llama2c.py, gguf.py); docs/run.md and docs/gguf.md document every byte.
 
 --quant writes our format's version 2: the matrices in Q8_0, Q4_0 (ggml's blocks) or NF4 (lora.py's, so a
 QLoRA base reaches run.c with the very codes it was fine-tuned against), each kind of matrix in the type
 formats/model_bin.DEFAULT_TYPES gives it (the classifier keeps 8 bits in a 4-bit file) unless --quant-types
-says otherwise. Python reads such files too, dequantizing them.
+says otherwise. Python reads such files too, dequantizing them. An output named *.gguf is a GGUF
+(--quant f32, f16, q8_0 or q4_0; formats/gguf.py, docs/gguf.md), with an Ollama Modelfile beside it.
 """
 
 import argparse
@@ -22,6 +24,7 @@ from pathlib import Path
 
 from errors import USER_ERRORS, exit_with, flag_type
 from formats import model_bin
+from formats.gguf import QUANTS as GGUF_QUANTS
 from formats.loader import load_model, save_model
 from model import pick_device
 from tokenizer import open_tokenizer
@@ -32,8 +35,11 @@ VERSIONS = {"ours": "ours", "0": "llama2c-v0", "1": "llama2c-v1"}
 def export(source, out, version: str = "ours", mode: str | None = None, tokenizer_path: str | None = None,
            device: str = "cpu", quant: str | None = None, types: dict[str, str] | None = None):
     """Load `source` and write it to `out` in `version` (a key of VERSIONS); with quant (q8_0, q4_0, nf4),
-    our quantized version, with `types` (kind -> type) overriding its defaults."""
+    our quantized version, with `types` (kind -> type) overriding its defaults. An out named *.gguf is a
+    GGUF with its matrices in quant (f32 when None)."""
     model, info = load_model(source, device)
+    if Path(out).suffix == ".gguf":
+        return export_gguf(model, info, source, out, mode, tokenizer_path, quant)
     if version != "ours":
         save_model(model, out, VERSIONS[version])
         return
@@ -60,10 +66,17 @@ def parse_types(text: str) -> dict[str, str]:
     return types
 
 
+def export_gguf(model, info, source, out, mode, tokenizer_path, quant):
+    """A GGUF needs the vocabulary: the tokenizer named, or tokenizer.model beside the source."""
+    tokenizer = open_tokenizer(source, tokenizer_path, info.get("tokenizer"), model.args.vocab_size)
+    mode = mode or ("instruct" if info.get("instruct") else "generate")
+    save_model(model.cpu(), out, "gguf", mode=mode, tokenizer=tokenizer, quant=quant)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("source", help="any model the project loads: a .pt checkpoint or a model .bin")
-    parser.add_argument("out", help="the model .bin to write")
+    parser.add_argument("out", help="the model .bin to write, or a .gguf")
     parser.add_argument("--version", choices=tuple(VERSIONS), default="ours",
                         help="ours (default), or llama2.c's version 0 or 1")
     parser.add_argument("--mode", choices=("instruct", "generate"), default=None,
@@ -73,21 +86,36 @@ def main(argv=None):
                              "(default: tokenizer.model beside the source, if there)")
     parser.add_argument("--device", type=flag_type(pick_device), default="cpu",
                         help="where to load the model: auto, cpu, cuda or mps (default cpu)")
-    parser.add_argument("--quant", choices=tuple(model_bin.DEFAULT_TYPES), default=None,
-                        help="store the weight matrices quantized (our format's version 2): q8_0, q4_0 or nf4; "
-                             "see docs/run.md for which matrices get which type")
+    parser.add_argument("--quant", choices=tuple(dict.fromkeys((*model_bin.DEFAULT_TYPES, *GGUF_QUANTS))),
+                        default=None,
+                        help="store the weight matrices quantized: q8_0, q4_0 or nf4 in our model.bin (its version "
+                             "2; docs/run.md says which matrices get which type), f32, f16, q8_0 or q4_0 in a .gguf")
     parser.add_argument("--quant-types", type=flag_type(parse_types), default=None,
                         help="with --quant: KIND=TYPE,... overriding its defaults, KIND one of "
                              f"{', '.join(model_bin.KINDS)} (a tied classifier is the embedding), TYPE one of "
                              f"{', '.join(model_bin.TYPE_CODES)}")
     args = parser.parse_args(argv)
-    if args.version != "ours" and (args.mode or args.tokenizer or args.quant):
-        parser.error("--mode, --tokenizer and --quant are recorded only by our format (--version ours)")
-    if args.quant_types and not args.quant:
-        parser.error("--quant-types needs --quant")
+    gguf_out = Path(args.out).suffix == ".gguf"
+    if gguf_out:
+        if args.version != "ours":
+            parser.error("--version names a model.bin layout; a .gguf output takes --quant")
+        if args.quant_types:
+            parser.error("--quant-types applies to our model.bin; a .gguf takes one --quant")
+        if args.quant and args.quant not in GGUF_QUANTS:
+            parser.error(f"a .gguf output takes --quant {', '.join(GGUF_QUANTS)}, not {args.quant}")
+    else:
+        if args.version != "ours" and (args.mode or args.tokenizer or args.quant):
+            parser.error("--mode, --tokenizer and --quant are recorded only by our format (--version ours)")
+        if args.quant and args.quant not in model_bin.DEFAULT_TYPES:
+            parser.error(f"a model.bin takes --quant {', '.join(model_bin.DEFAULT_TYPES)}, not {args.quant}")
+        if args.quant_types and not args.quant:
+            parser.error("--quant-types needs --quant")
     try:
-        export(args.source, args.out, args.version, args.mode, args.tokenizer, args.device, args.quant,
-               args.quant_types)
+        if gguf_out:
+            export(args.source, args.out, args.version, args.mode, args.tokenizer, args.device, args.quant or "f32")
+        else:
+            export(args.source, args.out, args.version, args.mode, args.tokenizer, args.device, args.quant,
+                   args.quant_types)
         print(f"wrote {args.out}")
     except (*USER_ERRORS, ValueError) as e:  # ValueError: a model llama2.c's formats cannot hold
         exit_with(e)

@@ -46,7 +46,7 @@ from errors import DataError, exit_with
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_THEMES = HERE / "themes.txt"
-DEFAULT_TOPIC_PROMPT = HERE / "prompts" / "topics.txt"  # placeholders: {theme} {n}
+DEFAULT_TOPIC_PROMPT = HERE / "prompts" / "topics.txt"  # placeholders: {theme} {n} {examples}
 DEFAULT_STORY_PROMPT = HERE / "prompts" / "story.txt"  # placeholders: {theme} {topic}
 
 RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
@@ -105,20 +105,110 @@ def fill(template: str, **values) -> str:
     return template
 
 
+# A topic that arrives as a title: '"A Sunny Side Up" - A sunny day for a turtle ...', 'Brave Bella: a
+# bunny who ...', '**The Lost Kite** – ...'. The title is what sits before a colon or a spaced dash; it is
+# dropped when it was quoted, is in title case (every word of four letters or more capitalised) or is a
+# short label before a colon, so a plain sentence with a dash in it ("A fox - who is shy - sings") keeps
+# its words.
+_TITLE_SPLIT = re.compile(r"^(?P<title>[^:]{1,80}?)\s*(?P<sep>:|\s[-–—]|[-–—]\s)\s+(?P<rest>\S.*)$")
+MAX_LABEL_WORDS = 4  # "A lost duckling: a giraffe named Lucy who ...": a short label before a colon goes too
+# Openings that make "Write a story about ..." read twice: "The story about a fox", "A tale of ...", "Idea: ..."
+_TOPIC_OPENING = re.compile(r"^(?:(?:story\s+)?idea\s*\d*\s*:\s*|topic\s*:\s*|write\s+a\s+story\s+about\s+|"
+                            r"(?:the|a|an|this|one)?\s*(?:short\s+)?(?:story|tale)\s+(?:about|of)\s+|about\s+)", re.I)
+# ...and one that trails the teacher's comment on its own idea: "the lost duckling - This is a fun way to ..."
+_COMMENT_SPLIT = re.compile(r"^(?P<idea>.+?)\s*(?::|\s[-–—]|[-–—]\s)\s+(?:this|it|that)\s+(?:is|was|will|would|can|could)\b.*$",
+                            re.I)
+_QUOTES = "\"'“”‘’«»`"
+_ENUMERATOR = re.compile(r"^\s*(?:\d+\s*[.):]\s*)+")  # "1. 1. A lost duckling": a list item numbered twice
+# An idea names who the story is about. One that opens with these is a setting or a question ("In the heart
+# of a forest", "How can a bear be brave?") and reads wrongly after "Write a story about".
+_NOT_A_CHARACTER = {"in", "on", "at", "into", "inside", "under", "over", "near", "from", "during", "after",
+                    "before", "when", "where", "while", "how", "why", "what", "there", "once", "if", "it", "is"}
+MIN_TOPIC_WORDS, MAX_TOPIC_WORDS = 3, 40
+
+
+def _is_title(text: str) -> bool:
+    long_words = [w for w in re.findall(r"[A-Za-z]+", text) if len(w) >= 4]
+    return bool(long_words) and all(w[0].isupper() for w in long_words)
+
+
+def clean_topic(item: str) -> str | None:
+    """One list item as a topic that reads well after "Write a story about ": markdown, quotes, a title in
+    front and openings like "The story about" removed; None when what is left is no idea for a story
+    (fewer than MIN_TOPIC_WORDS words, or more than MAX_TOPIC_WORDS)."""
+    text = _ENUMERATOR.sub("", re.sub(r"[*_]{1,3}", "", item)).strip()
+    comment = _COMMENT_SPLIT.match(text)
+    if comment:
+        text = comment.group("idea")
+    m = _TITLE_SPLIT.match(text)
+    if m:
+        title = m.group("title").strip()
+        quoted = title[:1] in _QUOTES or title[-1:] in _QUOTES
+        label = m.group("sep") == ":" and len(title.split()) <= MAX_LABEL_WORDS
+        if (quoted or label or _is_title(title.strip(_QUOTES))) and len(m.group("rest").split()) >= MIN_TOPIC_WORDS:
+            text = m.group("rest")
+    while True:  # "Idea 3: The story about ..." has two openings
+        shorter = _TOPIC_OPENING.sub("", text.strip(_QUOTES + " ").lstrip(), count=1)
+        if shorter == text:
+            break
+        text = shorter
+    text = text.strip(_QUOTES + " ").rstrip(".").strip(_QUOTES + " ")
+    if text.count('"') % 2:  # a quote left open inside: drop them all rather than guess
+        text = text.replace('"', "")
+    words = text.split()
+    if not MIN_TOPIC_WORDS <= len(words) <= MAX_TOPIC_WORDS or words[0].lower().strip(",") in _NOT_A_CHARACTER:
+        return None
+    return text
+
+
+def topic_key(topic: str) -> frozenset:
+    """What makes two topics the same: their words, in any order and case."""
+    return frozenset(re.findall(r"\w+", topic.lower()))
+
+
 def parse_topics(answer: str, n: int, cut_off: bool = False) -> list[str]:
-    """The items of the teacher's numbered list, at most n, without duplicates; [] when there is no list.
-    cut_off: the answer hit the token limit, so its last item may be half a sentence and is dropped."""
+    """The items of the teacher's numbered list as clean topics (clean_topic), at most n, without
+    duplicates (the same words in any order: "a bear with a duck", "a duck with a bear"); [] when there is
+    no list. cut_off: the answer hit the token limit, so its last item may be half a sentence and is dropped."""
     items = [m.group(1) for m in map(_LIST_ITEM.match, answer.splitlines()) if m]
     if cut_off and items:
         items = items[:-1]
     topics, seen = [], set()
     for item in items:
-        item = item.strip().strip("*_").strip()  # markdown **bold**
-        item = item.strip('"“”').strip()
-        if item and _normalise(item) not in seen:
-            seen.add(_normalise(item))
-            topics.append(item)
+        topic = clean_topic(item)
+        if topic and topic_key(topic) not in seen:
+            seen.add(topic_key(topic))
+            topics.append(topic)
     return topics[:n]
+
+
+# Main characters for the examples in the topic prompt, two per theme chosen by a hash of the theme. A small
+# teacher copies whatever example it is shown into most of its ideas (SmolLM2-135M put "a shy turtle who"
+# under courage, friendship and honesty alike when every theme showed that one example); with examples
+# that differ from theme to theme, what it copies differs too.
+EXAMPLE_CHARACTERS = ["A little rabbit", "A boy named Tom", "A shy giraffe", "A girl named Mia", "An old dog",
+                      "A baby owl", "A grandmother", "A red kite", "A small robot", "Twin sisters", "A hungry bear",
+                      "A girl named Sara", "A tiny ant", "A boy named Leo", "A lost duckling", "A farmer",
+                      "A sleepy cat", "A girl named Ana", "A young dragon", "A teddy bear", "A brave mouse",
+                      "A boy named Sam", "A kind whale", "A little bus"]
+
+
+def topic_characters(theme: str, k: int = 6) -> list[str]:
+    """k different main characters for the topic prompt's examples, chosen by a hash of the theme."""
+    i = int(stable_key("examples", theme), 16)
+    pool = list(EXAMPLE_CHARACTERS)
+    chosen = []
+    for _ in range(k):
+        i, j = divmod(i, len(pool))
+        chosen.append(pool.pop(j))
+    return chosen
+
+
+def topic_prompt(template: str, theme: str, n: int) -> str:
+    """The topic request for a theme: the template with {theme}, {n} and {examples}, two numbered openings
+    whose characters depend on the theme ("1. A baby owl who ...\n2. A farmer who ...")."""
+    first, second = topic_characters(theme, 2)
+    return fill(template, theme=theme, n=n, examples=f"1. {first} who ...\n2. {second} who ...")
 
 
 def is_refusal(text: str) -> bool:
@@ -354,45 +444,125 @@ def run_pool(jobs: list, do_job, workers: int, desc: str, stats: Stats):
         raise error
 
 
+# Why a unit of work went to rejects.jsonl ("reason"); details ride in other keys. account() counts by these.
+NO_TOPICS = "no numbered list"                           # + "answers": how many were asked for
+TOO_FEW_TOPICS = "too few usable topics"                 # + "missing": how many of the n
+REPEATED_TOPIC = "topic already asked for under another theme"  # + "first_theme"
+CUT_OFF = "cut off by the token limit (finish_reason: length)"  # and too short up to its last sentence
+EMPTY, REFUSAL, DUPLICATE = "empty answer", "refusal", "duplicate story"  # DUPLICATE + "duplicate_of": key
+REPETITIVE = "repetitive (the teacher looped)"  # and under min_words words before the loop
+# a kept story's "trimmed": where it was cut (a story as the teacher finished it has no such key)
+TRIMMED_AT_LIMIT, TRIMMED_BEFORE_LOOP = "at its last sentence before the token limit", "before the teacher looped"
+
+
 def topic_stage(client: TeacherClient, themes: list[str], n: int, template: str, topics: AppendLog,
                 rejects: AppendLog, workers: int, parse_retries: int = 2):
-    """themes -> topics.jsonl: one request per theme not done yet; an answer without a list is asked again."""
+    """themes -> topics.jsonl: one request per theme not done yet. A theme is asked again (up to
+    parse_retries more times) while its answers hold fewer than n usable topics, keeping the new ones. A
+    theme left with none goes to rejects.jsonl; one left short is written with what it has and the
+    shortfall recorded in rejects.jsonl, so each of the n topics asked for is accounted for."""
     finished = topics.keys() | rejects.keys()
     jobs = [t for t in dict.fromkeys(themes) if stable_key("topics", t) not in finished]
 
     def do(theme):
-        key, prompt = stable_key("topics", theme), fill(template, theme=theme, n=n)
+        key, prompt = stable_key("topics", theme), topic_prompt(template, theme, n)
+        found, seen = [], set()
         for attempt in range(parse_retries + 1):
-            text, finish = client.complete(prompt)
-            found = parse_topics(text, n, cut_off=finish == "length")
-            if found:
-                topics.append({"key": key, "theme": theme, "topics": found, "teacher": client.model, "finish_reason": finish})
-                client.stats.add(done=1)
-                return
-            if attempt < parse_retries:
+            if attempt:
                 client.stats.add(retried=1)
-        rejects.append({"key": key, "stage": "topics", "theme": theme, "teacher": client.model,
-                        "reason": f"no numbered list in {parse_retries + 1} answers", "answer": text[:1000]})
-        client.stats.add(rejected=1)
+            text, finish = client.complete(prompt)
+            for topic in parse_topics(text, n, cut_off=finish == "length"):
+                if topic_key(topic) not in seen:
+                    seen.add(topic_key(topic))
+                    found.append(topic)
+            if len(found) >= n:
+                break
+        found, asked = found[:n], attempt + 1
+        reject = {"stage": "topics", "theme": theme, "teacher": client.model, "answers": asked, "answer": text[:1000]}
+        if not found:
+            rejects.append({"key": key, "reason": NO_TOPICS, "missing": n, **reject})
+            client.stats.add(rejected=1)
+            return
+        if len(found) < n:
+            rejects.append({"key": stable_key("topics-short", theme), "reason": TOO_FEW_TOPICS,
+                            "missing": n - len(found), **reject})
+        topics.append({"key": key, "theme": theme, "topics": found, "teacher": client.model, "finish_reason": finish})
+        client.stats.add(done=1)
 
     run_pool(jobs, do, workers, "topics", client.stats)
 
 
-def story_jobs(topics: AppendLog) -> list[tuple[str, str, str]]:
-    """(key, theme, topic) for every topic in topics.jsonl, in file order; a topic that a different theme
-    also produced (same words, any case) is kept once, under the first theme."""
-    jobs, seen = [], set()
+def story_jobs(topics: AppendLog) -> tuple[list[tuple[str, str, str]], list[dict]]:
+    """(jobs, repeats). jobs: (key, theme, topic) for every topic in topics.jsonl, in file order. A topic
+    that a different theme also produced (the same words: topic_key) is asked for once, under the first theme;
+    repeats holds a rejects.jsonl record for each later copy, so that every topic asked for is accounted for."""
+    jobs, repeats, first = [], [], {}
     for record in topics.records:
+        theme = record["theme"]
         for topic in record.get("topics", []):
-            if _normalise(topic) not in seen:
-                seen.add(_normalise(topic))
-                jobs.append((stable_key("story", record["theme"], topic), record["theme"], topic))
-    return jobs
+            earlier = first.setdefault(topic_key(topic), theme)
+            key = stable_key("story", theme, topic)
+            if earlier != theme:
+                repeats.append({"key": key, "stage": "stories", "reason": REPEATED_TOPIC, "first_theme": earlier,
+                                "theme": theme, "topic": topic, "teacher": record.get("teacher")})
+            elif all(key != k for k, _, _ in jobs):
+                jobs.append((key, theme, topic))
+    return jobs, repeats
 
 
-def story_stage(client: TeacherClient, jobs: list, template: str, stories: AppendLog, rejects: AppendLog, workers: int):
-    """topics -> stories.jsonl: one request per topic not done yet; unusable stories go to rejects.jsonl."""
+# A sentence ends at . ! or ? (then perhaps a closing quote or bracket) before a space or the end of the text.
+_SENTENCE_END = re.compile(r"[.!?][\"'”’)]*(?=\s|$)")
+MIN_KEPT_WORDS = 80  # a story cut at the token limit is kept up to its last sentence if this long (~half a story)
+
+
+def trim_to_sentence(story: str, min_words: int = MIN_KEPT_WORDS) -> str | None:
+    """A story cut off by the token limit, up to the end of its last complete sentence; None when that
+    leaves fewer than min_words words (or there is no complete sentence)."""
+    ends = [m.end() for m in _SENTENCE_END.finditer(story)]
+    kept = story[:ends[-1]].strip() if ends else ""
+    return kept if len(kept.split()) >= min_words else None
+
+
+MIN_DISTINCT_TRIGRAMS = 0.5  # below this share of distinct word trigrams a story is a loop, not a story
+
+
+def _trigrams(text: str) -> list[tuple[str, str, str]]:
+    words = re.findall(r"\w+", text.lower())
+    return list(zip(words, words[1:], words[2:]))
+
+
+def is_repetitive(story: str) -> bool:
+    """A teacher stuck in a loop ("he smiled, he smiled, he smiled ..."), which small teachers fall into
+    and a student would learn: fewer than half of the story's word trigrams are distinct. Real stories,
+    refrains and all, stay far above (story_distillation.csv's 1,476 Llama-2 stories: all above 0.8)."""
+    trigrams = _trigrams(story)
+    return len(trigrams) >= 20 and len(set(trigrams)) < MIN_DISTINCT_TRIGRAMS * len(trigrams)
+
+
+def trim_before_loop(story: str, min_words: int = MIN_KEPT_WORDS) -> str | None:
+    """A looping story up to the sentence before the loop: the first sentence most of whose word trigrams
+    the story has said already. None when that leaves fewer than min_words words or is still repetitive."""
+    seen, start = set(), 0
+    for end in [m.end() for m in _SENTENCE_END.finditer(story)]:
+        trigrams = _trigrams(story[start:end])
+        if len(trigrams) >= 3 and sum(t in seen for t in trigrams) > len(trigrams) / 2:
+            break
+        seen.update(trigrams)
+        start = end
+    kept = story[:start].strip()
+    return kept if len(kept.split()) >= min_words and not is_repetitive(kept) else None
+
+
+def story_stage(client: TeacherClient, jobs: list, template: str, stories: AppendLog, rejects: AppendLog,
+                workers: int, repeats: list[dict] = (), min_words: int = MIN_KEPT_WORDS):
+    """topics -> stories.jsonl: one request per topic not done yet; unusable stories go to rejects.jsonl,
+    and so do the repeats story_jobs found. A story cut off by the token limit is kept up to its last
+    complete sentence, and a story where the teacher looped up to the sentence before the loop, when that
+    leaves at least min_words words; "trimmed" then says which."""
     finished = stories.keys() | rejects.keys()
+    for record in repeats:
+        if record["key"] not in finished:
+            rejects.append(record)
     seen = {_normalise(r["story"]): r["key"] for r in stories.records}  # duplicate detection across runs
     seen_lock = threading.Lock()
     todo = [job for job in jobs if job[0] not in finished]
@@ -403,20 +573,30 @@ def story_stage(client: TeacherClient, jobs: list, template: str, stories: Appen
         story = strip_teacher_chatter(text)
         record = {"key": key, "prompt": prompt_from_topic(topic), "story": story, "theme": theme, "topic": topic,
                   "teacher": client.model, "finish_reason": finish}
-        reason = None
-        if finish == "length":
-            reason = "cut off by the token limit (finish_reason: length)"
-        elif not story:
-            reason = "empty answer"
+        reject = {}
+        if not story:
+            reject = {"reason": EMPTY}
         elif is_refusal(story):
-            reason = "refusal"
-        else:
+            reject = {"reason": REFUSAL}
+        elif finish == "length":
+            trimmed = trim_to_sentence(story, min_words)
+            if trimmed is None:
+                reject = {"reason": CUT_OFF, "min_words": min_words}
+            else:
+                record.update(story=trimmed, trimmed=TRIMMED_AT_LIMIT)
+        if not reject and is_repetitive(record["story"]):
+            trimmed = trim_before_loop(record["story"], min_words)
+            if trimmed is None:
+                reject = {"reason": REPETITIVE, "min_words": min_words}
+            else:
+                record.update(story=trimmed, trimmed=TRIMMED_BEFORE_LOOP)
+        if not reject:
             with seen_lock:
-                first = seen.setdefault(_normalise(story), key)
+                first = seen.setdefault(_normalise(record["story"]), key)
             if first != key:
-                reason = f"duplicate of story {first}"
-        if reason:
-            rejects.append({"key": key, "stage": "stories", "reason": reason, "theme": theme, "topic": topic,
+                reject = {"reason": DUPLICATE, "duplicate_of": first}
+        if reject:
+            rejects.append({"key": key, "stage": "stories", **reject, "theme": theme, "topic": topic,
                             "teacher": client.model, "answer": text[:1000]})
             client.stats.add(rejected=1)
         else:
@@ -424,6 +604,19 @@ def story_stage(client: TeacherClient, jobs: list, template: str, stories: Appen
             client.stats.add(done=1)
 
     run_pool(todo, do, workers, "stories", client.stats)
+
+
+def account(themes: list[str], n: int, logs: dict) -> dict:
+    """What became of the len(themes) × n stories asked for, read from the three files (this run and the
+    earlier ones it resumed): stories kept (and how many of them trimmed), and the stories lost, by reason."""
+    themes = set(themes)
+    kept = [r for r in logs["stories"].records if r.get("theme") in themes]
+    lost = {}
+    for r in logs["rejects"].records:
+        if r.get("theme") in themes:
+            lost[r["reason"]] = lost.get(r["reason"], 0) + (r.get("missing", n) if r["stage"] == "topics" else 1)
+    return {"asked": len(themes) * n, "kept": len(kept), "trimmed": sum(bool(r.get("trimmed")) for r in kept),
+            "lost": lost}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -452,14 +645,25 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for one answer")
     p.add_argument("--max-retries", type=int, default=8, help="retries of one request before the run stops")
     p.add_argument("--max-backoff", type=float, default=60.0, help="longest wait between retries, seconds")
-    p.add_argument("--parse-retries", type=int, default=2, help="extra asks when a topic answer has no list")
+    p.add_argument("--parse-retries", type=int, default=2,
+                   help="extra asks when a topic answer has fewer usable topics than asked for")
+    p.add_argument("--min-words", type=int, default=MIN_KEPT_WORDS,
+                   help="a story cut off by --max-tokens is kept up to its last sentence if that is this many words")
     p.add_argument("--dry-run", action="store_true", help="print the first prompts and exit")
     return p.parse_args(argv)
 
 
-def summary(stats: Stats, out_dir: Path, elapsed: float) -> str:
-    return (f"{stats.done} written, {stats.rejected} rejected, {stats.retried} retried, {stats.requests} requests, "
+def summary(stats: Stats, out_dir: Path, elapsed: float, counts: dict | None = None) -> str:
+    """The run's requests and time; with counts (account()), a second line on how much of what was asked
+    for was kept: "kept 14 of 15 stories asked for (93%, 2 trimmed ...); lost: refusal 1"."""
+    line = (f"{stats.done} written, {stats.rejected} rejected, {stats.retried} retried, {stats.requests} requests, "
             f"{stats.tokens:,} tokens in {elapsed:.0f} s -> {out_dir}/{{topics,stories,rejects}}.jsonl")
+    if counts and counts["asked"]:
+        lost = ", ".join(f"{why} {n}" for why, n in sorted(counts["lost"].items(), key=lambda kv: -kv[1]))
+        line += (f"\nkept {counts['kept']} of {counts['asked']} stories asked for "
+                 f"({100 * counts['kept'] / counts['asked']:.0f}%, {counts['trimmed']} of them trimmed at the "
+                 f"token limit or before a loop)" + (f"; lost: {lost}" if lost else ""))
+    return line
 
 
 def main(argv=None) -> int:
@@ -476,10 +680,10 @@ def main(argv=None) -> int:
     if args.dry_run:
         print(f"# {args.endpoint} endpoint {args.base_url}, model {args.model}, {len(themes)} themes")
         for theme in themes[:2]:
-            print(f"--- topics prompt ({theme})\n{fill(topic_template, theme=theme, n=args.topics_per_theme)}")
+            print(f"--- topics prompt ({theme})\n{topic_prompt(topic_template, theme, args.topics_per_theme)}")
         example = [(theme, "a little fox who is afraid of the dark") for theme in themes[:1]]
         if (out / "topics.jsonl").exists():
-            example = [(t, topic) for _, t, topic in story_jobs(AppendLog(out / "topics.jsonl"))[:2]] or example
+            example = [(t, topic) for _, t, topic in story_jobs(AppendLog(out / "topics.jsonl"))[0][:2]] or example
         for theme, topic in example:
             print(f"--- story prompt ({topic})\n{fill(story_template, theme=theme, topic=topic_phrase(topic))}")
         return 0
@@ -490,6 +694,9 @@ def main(argv=None) -> int:
                            timeout=args.timeout, max_retries=args.max_retries, max_backoff=args.max_backoff,
                            rate=args.rate, stats=stats)
     logs = {}
+
+    def counts(logs):
+        return account(themes, args.topics_per_theme, logs) if len(logs) == 3 and args.stage != "topics" else None
     try:
         logs = {name: AppendLog(out / f"{name}.jsonl") for name in ("topics", "stories", "rejects")}
         for log in logs.values():
@@ -500,18 +707,20 @@ def main(argv=None) -> int:
             topic_stage(client, themes, args.topics_per_theme, topic_template, logs["topics"], logs["rejects"],
                         args.workers, args.parse_retries)
         if args.stage in ("stories", "all"):
-            story_stage(client, story_jobs(logs["topics"]), story_template, logs["stories"], logs["rejects"], args.workers)
+            jobs, repeats = story_jobs(logs["topics"])
+            story_stage(client, jobs, story_template, logs["stories"], logs["rejects"], args.workers, repeats,
+                        args.min_words)
     except TeacherError as e:
-        print(summary(stats, out, time.time() - start), file=sys.stderr)
+        print(summary(stats, out, time.time() - start, counts(logs)), file=sys.stderr)
         exit_with(e)
     except KeyboardInterrupt:
-        print(summary(stats, out, time.time() - start), file=sys.stderr)
+        print(summary(stats, out, time.time() - start, counts(logs)), file=sys.stderr)
         print("interrupted; everything finished is saved, rerun the same command to resume", file=sys.stderr)
         return 130
     finally:
         for log in logs.values():
             log.close()
-    print(summary(stats, out, time.time() - start))
+    print(summary(stats, out, time.time() - start, counts(logs)))
     return 0
 
 

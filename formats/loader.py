@@ -15,7 +15,7 @@ info is what the file knows beyond the weights:
 from pathlib import Path
 
 from errors import CheckpointError
-from formats import checkpoint, llama2c, model_bin
+from formats import checkpoint, gguf, llama2c, model_bin
 
 ZIP_MAGIC = b"PK\x03\x04"  # torch.save writes a zip archive
 GGUF_MAGIC = b"GGUF"
@@ -26,12 +26,14 @@ READERS = {
     "ours": model_bin.read,
     "llama2c-v1": llama2c.read_v1,
     "llama2c-v0": llama2c.read_v0,
+    "gguf": gguf.read,
 }
 # format name -> writer(model, path, **options)
 WRITERS = {
     "ours": model_bin.write,
     "llama2c-v0": llama2c.write_v0,
     "llama2c-v1": llama2c.write_v1,
+    "gguf": gguf.write,
 }
 
 
@@ -58,7 +60,7 @@ def detect(path) -> str:
     if head[:4] == model_bin.MAGIC:
         return "ours"
     if head[:4] == GGUF_MAGIC:
-        raise CheckpointError(f"{path}: a GGUF file; not readable here yet")
+        return "gguf"
     if len(head) >= 8 and int.from_bytes(head[:4], "little") == llama2c.VERSION_MAGIC:
         version = int.from_bytes(head[4:8], "little", signed=True)
         if version != 1:

@@ -19,14 +19,18 @@ import pytest
 from data import teacher
 
 ROOT = Path(__file__).resolve().parents[1]
-THEMES = ["friendship", "courage", "honesty", "garbled", "flaky"]
+THEMES = ["friendship", "courage", "honesty", "garbled", "flaky", "copycat", "stingy"]
 N_TOPICS = 4
+# copycat answers with friendship's topics (each then asked for once, under friendship); stingy lists only
+# two ideas, however often it is asked
+STINGY_TOPICS = 2
 # the fault the server plays on the FIRST request for a story topic; later requests answer normally
 TRANSIENT = {"friendship tale 0": "429-seconds", "friendship tale 1": "429-date", "friendship tale 2": "503",
              "courage tale 0": "500", "courage tale 1": "hang", "courage tale 2": "reset",
              "honesty tale 0": "bad-json", "honesty tale 1": "no-choices"}
 # faults played on every request: the story ends up in rejects.jsonl with this reason
-PERMANENT = {"honesty tale 2": "cut off", "honesty tale 3": "refusal", "flaky tale 1": "empty"}
+PERMANENT = {"honesty tale 2": "cut off", "honesty tale 3": "refusal", "flaky tale 1": "empty",
+             "flaky tale 0": "cut off long"}
 DUPLICATE = ("flaky tale 2", "flaky tale 3")  # the server writes the same story for both
 HANG_SECONDS = 1.5
 
@@ -35,6 +39,15 @@ def story_for(topic: str) -> str:
     if topic in DUPLICATE:
         topic = DUPLICATE[0]
     return f"Once upon a time there was {topic}. It was a good day.\n\nThe end of {topic}."
+
+
+# a story the token limit cut in the middle of a sentence, long enough to keep up to its last full stop
+LONG_CUT = ("Once upon a time there was a small red fox who lived under an old oak tree at the edge of a quiet "
+            "village. Every morning he ran across the meadow to visit his friend, a slow grey tortoise named Pip. "
+            "One windy day the tortoise could not find his way home, because fallen leaves covered the path. The fox "
+            "sniffed the ground, followed the smell of the river, and carried the leaves away one by one. Soon they "
+            "saw the little pond where Pip lived with his sisters. Then he said, \"Look!\" And the fox")
+LONG_CUT_KEPT = LONG_CUT[:LONG_CUT.rindex("!") + 2]
 
 
 class FakeTeacher(BaseHTTPRequestHandler):
@@ -59,8 +72,10 @@ class FakeTeacher(BaseHTTPRequestHandler):
                 server.counts[theme] = attempt = server.counts.get(theme, 0) + 1
             if theme == "garbled" or (theme == "flaky" and attempt == 1):
                 return self.answer("What a lovely theme! I would be glad to help with stories.", "stop")
+            n = STINGY_TOPICS if theme == "stingy" else N_TOPICS
+            title = "Friendship" if theme == "copycat" else theme.capitalize()
             return self.answer("Sure! Here are some ideas:\n" +
-                               "\n".join(f"{i + 1}. {theme.capitalize()} tale {i}" for i in range(N_TOPICS)), "stop")
+                               "\n".join(f"{i + 1}. {title} tale {i}" for i in range(n)), "stop")
         topic = topic.group(1)
         with server.lock:
             server.counts[topic] = attempt = server.counts.get(topic, 0) + 1
@@ -86,6 +101,8 @@ class FakeTeacher(BaseHTTPRequestHandler):
             return self.reply(200, {"id": "x", "object": "chat.completion"})
         if fault == "cut off":
             return self.answer("Once upon a time there was a", "length")
+        if fault == "cut off long":
+            return self.answer(LONG_CUT, "length")
         if fault == "refusal":
             return self.answer("I'm sorry, but I can't write that story.", "stop")
         if fault == "empty":
@@ -148,41 +165,61 @@ def read(path):
 
 
 def expected_topics():
-    return {f"{t.capitalize()} tale {i}" for t in THEMES if t != "garbled" for i in range(N_TOPICS)}
+    """The topics asked for, each once (copycat's copies of friendship's are accounted for separately)."""
+    return {f"{t.capitalize()} tale {i}" for t in THEMES if t not in ("garbled", "copycat")
+            for i in range(STINGY_TOPICS if t == "stingy" else N_TOPICS)}
 
 
 def check_final(out: Path):
-    """Every topic is in stories.jsonl or rejects.jsonl exactly once, for the right reason."""
+    """Every topic is in stories.jsonl or rejects.jsonl exactly once, for the right reason, and the
+    themes × N_TOPICS stories asked for all add up: kept + lost."""
     stories, rejects, topics = read(out / "stories.jsonl"), read(out / "rejects.jsonl"), read(out / "topics.jsonl")
     assert sorted(r["theme"] for r in topics) == sorted(t for t in THEMES if t != "garbled")
-    assert [r["theme"] for r in rejects if r["stage"] == "topics"] == ["garbled"]
-    assert "no numbered list" in rejects[[r["stage"] for r in rejects].index("topics")]["reason"]
+    topic_rejects = {r["theme"]: r for r in rejects if r["stage"] == "topics"}
+    assert sorted(topic_rejects) == ["garbled", "stingy"]
+    assert topic_rejects["garbled"]["reason"] == teacher.NO_TOPICS and topic_rejects["garbled"]["missing"] == N_TOPICS
+    assert topic_rejects["stingy"]["reason"] == teacher.TOO_FEW_TOPICS
+    assert topic_rejects["stingy"]["missing"] == N_TOPICS - STINGY_TOPICS and topic_rejects["stingy"]["answers"] == 3
     story_rejects = [r for r in rejects if r["stage"] == "stories"]
-    done = [r["topic"] for r in stories] + [r["topic"] for r in story_rejects]
+    repeats = [r for r in story_rejects if r["reason"] == teacher.REPEATED_TOPIC]
+    assert sorted((r["theme"], r["topic"], r["first_theme"]) for r in repeats) == \
+        [("copycat", f"Friendship tale {i}", "friendship") for i in range(N_TOPICS)]
+    done = [r["topic"] for r in stories] + [r["topic"] for r in story_rejects if r not in repeats]
     assert sorted(done) == sorted(expected_topics())  # each exactly once: sorted lists, not sets
     keys = [r["key"] for r in stories + rejects]
     assert len(keys) == len(set(keys))
-    reasons = {r["topic"]: r["reason"] for r in story_rejects}
-    assert "length" in reasons.pop("Honesty tale 2")
+    reasons = {r["topic"]: r["reason"] for r in story_rejects if r not in repeats}
+    assert reasons.pop("Honesty tale 2") == teacher.CUT_OFF  # too short up to its last sentence
     assert reasons.pop("Honesty tale 3") == "refusal"
     assert reasons.pop("Flaky tale 1") == "empty answer"
     dup = [t for t in reasons if t.lower() in DUPLICATE]
-    assert len(dup) == 1 and reasons.pop(dup[0]).startswith("duplicate of")
+    assert len(dup) == 1 and reasons.pop(dup[0]) == "duplicate story"
     assert not reasons
     for r in stories:
         assert r["prompt"] == "Write a story about " + r["topic"].lower() and r["teacher"] == "fake"
-        assert r["story"].startswith("Once upon a time") and r["finish_reason"] == "stop"
+        if r["topic"] == "Flaky tale 0":  # cut off, kept up to its last complete sentence
+            assert r["story"] == LONG_CUT_KEPT and r["trimmed"] == teacher.TRIMMED_AT_LIMIT
+            assert r["finish_reason"] == "length"
+        else:
+            assert r["story"].startswith("Once upon a time") and r["finish_reason"] == "stop" and "trimmed" not in r
     texts = [r["story"] for r in stories]
     assert len(texts) == len(set(texts))
+    logs = {name: teacher.AppendLog(out / f"{name}.jsonl") for name in ("topics", "stories", "rejects")}
+    counts = teacher.account(THEMES, N_TOPICS, logs)
+    assert counts["asked"] == len(THEMES) * N_TOPICS == counts["kept"] + sum(counts["lost"].values())
+    assert counts["kept"] == len(stories) and counts["trimmed"] == 1
     return sorted(texts), sorted(keys)
 
 
-def test_misbehaving_server_loses_and_duplicates_nothing(server, tmp_path):
+def test_misbehaving_server_loses_and_duplicates_nothing(server, tmp_path, capsys):
     srv = server()
     t0 = time.time()
     assert teacher.main(cli_args(srv, tmp_path)) == 0
     assert time.time() - t0 < 20
     check_final(tmp_path / "out")
+    kept = len(read(tmp_path / "out" / "stories.jsonl"))
+    asked = len(THEMES) * N_TOPICS
+    assert f"kept {kept} of {asked} stories asked for ({100 * kept / asked:.0f}%, 1 of them trimmed" in capsys.readouterr().out
     for topic in TRANSIENT:  # each transient fault was met once and retried
         assert srv.counts[topic] == 2, topic
     assert srv.counts["flaky"] == 2 and srv.counts["garbled"] == 3  # parse retries: 1 + 2
@@ -252,7 +289,7 @@ def test_dry_run_calls_nothing(server, tmp_path, capsys):
     srv = server(mode=500)
     assert teacher.main(cli_args(srv, tmp_path, "--dry-run")) == 0
     printed = capsys.readouterr().out
-    assert "theme for children's stories: friendship." in printed and "Write a short, simple story" in printed
+    assert "theme for children's stories: friendship." in printed and "Write a very short story" in printed
     assert not (tmp_path / "out").exists()
 
 
@@ -261,9 +298,12 @@ def test_topics_repeated_by_another_theme_are_written_once(tmp_path):
     log.append({"key": "a", "theme": "x", "topics": ["A fox", "A cat"]})
     log.append({"key": "b", "theme": "y", "topics": ["a  FOX", "A dog"]})
     log.close()
-    jobs = teacher.story_jobs(teacher.AppendLog(tmp_path / "topics.jsonl"))
+    jobs, repeats = teacher.story_jobs(teacher.AppendLog(tmp_path / "topics.jsonl"))
     assert [(theme, topic) for _, theme, topic in jobs] == [("x", "A fox"), ("x", "A cat"), ("y", "A dog")]
     assert len({key for key, _, _ in jobs}) == 3
+    # the copy under y is accounted for: a rejects.jsonl record naming the theme that asked first
+    assert [(r["theme"], r["topic"], r["reason"], r["first_theme"]) for r in repeats] == \
+        [("y", "a  FOX", teacher.REPEATED_TOPIC, "x")]
 
 
 def test_helpers():
@@ -276,6 +316,62 @@ def test_helpers():
     assert teacher.parse_topics(answer, 10, cut_off=True) == ["A fox who sings", "A brave owl", "A lost kite"]
     assert teacher.parse_topics(answer, 2) == ["A fox who sings", "A brave owl"]
     assert teacher.parse_topics("No list here, sorry.", 5) == []
+    assert teacher.parse_topics("1. A teddy bear with a lost duck\n2. A lost duck with a teddy bear", 5) == \
+        ["A teddy bear with a lost duck"]
     assert teacher.is_refusal("I cannot help with that.") and teacher.is_refusal("As an AI, I ...")
     assert not teacher.is_refusal('Once upon a time, Tom said "I can\'t" and cried.')
     assert len(list(map(str.strip, teacher.read_lines(teacher.DEFAULT_THEMES)))) >= 180
+
+
+@pytest.mark.parametrize("item, topic", [
+    # what SmolLM2-135M-Instruct wrote when asked for topics (issue 13), and what becomes of it
+    ('A Sunny Side Up" - A sunny day for a turtle who learns to share', "A sunny day for a turtle who learns to share"),
+    ('In the Sunshine of Honesty" - A little bear tells the truth about a broken vase',
+     "A little bear tells the truth about a broken vase"),
+    ("The story about a shy turtle who sings for her friends.", "a shy turtle who sings for her friends"),
+    ("**Brave Bella**: a bunny who crosses the river alone", "a bunny who crosses the river alone"),
+    ("Idea 3: The story of a girl who finds a lost puppy", "a girl who finds a lost puppy"),
+    ("Courage: A lion who is afraid of mice learns to be brave", "A lion who is afraid of mice learns to be brave"),
+    # a dash inside a plain sentence, and a hyphenated word, are not titles
+    ("A fox - who is shy - sings at the fair", "A fox - who is shy - sings at the fair"),
+    ("A well-known owl helps a lost mouse find home", "A well-known owl helps a lost mouse find home"),
+    ("Sam, a boy who likes trucks: he builds a bridge for his toy cars", "Sam, a boy who likes trucks: he builds a bridge for his toy cars"),
+    ("A brave owl", "A brave owl"),
+    ("the lost duckling - This is a simple but relatable idea that everyone can relate to", "the lost duckling"),
+    ("A fox", None),  # too short to be an idea
+    ("In the heart of a forest", None),  # a setting, not who the story is about
+    ("How can a lazy dog be brave?", None),
+    ("1. A lost duckling who survived the storm", "A lost duckling who survived the storm"),
+    ("A lost duckling: a giraffe named Lucy who wandered to a meadow", "a giraffe named Lucy who wandered to a meadow"),
+    ('"Friends"', None),
+])
+def test_topics_are_cleaned_into_phrases_that_follow_write_a_story_about(item, topic):
+    assert teacher.clean_topic(item) == topic
+    if topic:
+        from data.records import prompt_from_topic
+        prompt = prompt_from_topic(topic)
+        assert "story about the story" not in prompt.lower() and '"' not in prompt
+
+
+def test_a_looping_story_is_repetitive_and_a_story_with_a_refrain_is_not():
+    loop = "The farmer waited for rain. " + "He smiled and smiled, and the flowers smiled. " * 12
+    assert teacher.is_repetitive(loop)
+    refrain = ("Once upon a time a little hen found a seed. 'Who will help me plant it?' she asked. 'Not I,' said the "
+               "dog. 'Not I,' said the cat. So she planted it herself. 'Who will help me cut it?' she asked. 'Not I,' "
+               "said the dog. 'Not I,' said the cat. So she cut it herself, and she ate the bread herself too.")
+    assert not teacher.is_repetitive(refrain)
+
+
+def test_a_loop_is_cut_off_when_enough_story_comes_before_it():
+    story = LONG_CUT_KEPT + " " + "He smiled and smiled, and the flowers smiled. " * 30
+    assert teacher.is_repetitive(story)
+    assert teacher.trim_before_loop(story, min_words=60) == LONG_CUT_KEPT + " He smiled and smiled, and the flowers smiled."
+    assert teacher.trim_before_loop(story, min_words=200) is None
+    assert teacher.trim_before_loop("The farmer waited. " + "He smiled and smiled. " * 30, min_words=10) is None
+
+
+def test_a_cut_off_story_is_kept_to_its_last_sentence_only_when_long_enough():
+    story = "Once upon a time " + "a fox ran. " * 30 + 'He said, "Stop!" Then the'
+    assert teacher.trim_to_sentence(story, min_words=60).endswith('He said, "Stop!"')
+    assert teacher.trim_to_sentence(story, min_words=200) is None
+    assert teacher.trim_to_sentence("no full stop at all " * 30, min_words=10) is None
