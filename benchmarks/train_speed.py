@@ -6,6 +6,7 @@ FLOPs utilisation against the matmul peak measured on this machine.
     python benchmarks/train_speed.py                                  # our default shape and llama2.c's 260K shape
     python benchmarks/train_speed.py --vs-llama2c ~/llama2.c          # also llama2.c's model.py, side by side
     python benchmarks/train_speed.py --vs-llama2c ~/llama2.c --compile --shapes default
+    python benchmarks/train_speed.py --levers --shapes default       # fp32/bf16 x eager/compiled, side by side
 
 --vs-llama2c DIR imports DIR/model.py (a clone of github.com/karpathy/llama2.c) and times its Transformer
 with its configure_optimizers, as its train.py runs on a CPU: float32 (its autocast is off on CPU) and
@@ -68,14 +69,14 @@ def flops_per_token(n_matmul_params: int, n_layers: int, dim: int, seq_len: int)
     return 6 * n_matmul_params + 12 * n_layers * dim * seq_len
 
 
-def ours(shape, args, dtype):
+def ours(shape, args, dtype, compile_: bool):
     """(step function, matmul parameter count) for our model with train.py's optimizer and autocast."""
     dim, n_layers, n_heads, n_kv_heads, vocab = shape
     torch.manual_seed(0)
     model = Transformer(ModelArgs(dim=dim, n_layers=n_layers, n_heads=n_heads, n_kv_heads=n_kv_heads,
                                   vocab_size=vocab, max_seq_len=args.seq_len)).to(args.device)
     optimizer = make_optimizer(model, TrainConfig(), args.device.split(":")[0])
-    compiled = torch.compile(model) if args.compile else model
+    compiled = torch.compile(model) if compile_ else model
     autocast = torch.autocast(args.device.split(":")[0], dtype=dtype, enabled=dtype != torch.float32)
 
     def step(x, y):
@@ -140,6 +141,8 @@ def main():
     parser.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16"),
                         help="ours: as train.py --dtype (default auto)")
     parser.add_argument("--compile", action="store_true", help="also torch.compile (ours, and llama2.c's as a second row)")
+    parser.add_argument("--levers", action="store_true",
+                        help="ours four ways instead: float32 and bfloat16, eager and compiled (what each lever buys)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--vs-llama2c", metavar="DIR", help="a clone of karpathy/llama2.c: time its model.py too")
     args = parser.parse_args()
@@ -151,7 +154,7 @@ def main():
 
     device_type = args.device.split(":")[0]
     dtype = autocast_dtype(TrainConfig(dtype=args.dtype), device_type)
-    peaks = {d: matmul_peak(d, args.device) for d in {torch.float32, dtype}}
+    peaks = {d: matmul_peak(d, args.device) for d in ({torch.float32, torch.bfloat16} if args.levers else {torch.float32, dtype})}
     print(f"machine: {cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} "
           f"threads), device {args.device}")
     print("matmul peak (2048^3): " + ", ".join(f"{str(d)[6:]} {p / 1e9:.0f} GFLOPS" for d, p in peaks.items()))
@@ -164,8 +167,14 @@ def main():
         x = torch.randint(0, shape[4], (args.batch_size, args.seq_len), generator=g).to(args.device)
         y = torch.randint(0, shape[4], (args.batch_size, args.seq_len), generator=g).to(args.device)
         rows = {}  # label -> (step fn, dtype, compiled)
-        step, matmul_params = ours(shape, args, dtype)
-        rows["ours"] = (step, dtype, args.compile)
+        if args.levers:
+            for d in (torch.float32, torch.bfloat16):
+                for c in (False, True):
+                    rows[f"ours{', compiled' if c else ''}, {str(d)[6:]}"] = (ours(shape, args, d, c)[0], d, c)
+            matmul_params = ours(shape, args, dtype, False)[1]
+        else:
+            step, matmul_params = ours(shape, args, dtype, args.compile)
+            rows["ours"] = (step, dtype, args.compile)
         if args.vs_llama2c:
             rows["llama2.c"] = (llama2c(shape, args, False), torch.float32, False)
             if args.compile:
@@ -179,7 +188,7 @@ def main():
         tokens = args.batch_size * args.seq_len
         flops = flops_per_token(matmul_params, shape[1], shape[0], args.seq_len)
         medians = {label: sorted(t)[len(t) // 2] for label, t in times.items()}
-        best_llama2c = min((m for label, m in medians.items() if label != "ours"), default=None)
+        best_llama2c = min((m for label, m in medians.items() if label.startswith("llama2.c")), default=None)
         for label, (fn, d, compiled) in rows.items():
             tok_s = tokens / medians[label]
             mfu = tok_s * flops / peaks[d]

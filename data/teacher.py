@@ -193,9 +193,10 @@ EXAMPLE_CHARACTERS = ["A little rabbit", "A boy named Tom", "A shy giraffe", "A 
                       "A boy named Sam", "A kind whale", "A little bus"]
 
 
-def topic_characters(theme: str, k: int = 6) -> list[str]:
-    """k different main characters for the topic prompt's examples, chosen by a hash of the theme."""
-    i = int(stable_key("examples", theme), 16)
+def topic_characters(theme: str, k: int = 6, attempt: int = 0) -> list[str]:
+    """k different main characters for the topic prompt's examples, chosen by a hash of the theme (and of
+    the attempt, after the first: a theme asked again is shown other examples)."""
+    i = int(stable_key("examples", theme) if not attempt else stable_key("examples", theme, str(attempt)), 16)
     pool = list(EXAMPLE_CHARACTERS)
     chosen = []
     for _ in range(k):
@@ -204,10 +205,12 @@ def topic_characters(theme: str, k: int = 6) -> list[str]:
     return chosen
 
 
-def topic_prompt(template: str, theme: str, n: int) -> str:
+def topic_prompt(template: str, theme: str, n: int, attempt: int = 0) -> str:
     """The topic request for a theme: the template with {theme}, {n} and {examples}, two numbered openings
-    whose characters depend on the theme ("1. A baby owl who ...\n2. A farmer who ...")."""
-    first, second = topic_characters(theme, 2)
+    whose characters depend on the theme and the attempt ("1. A baby owl who ...\n2. A farmer who ...").
+    A small teacher that answered with no usable list often did so by echoing an example; asked again
+    with the same prompt it tends to do the same."""
+    first, second = topic_characters(theme, 2, attempt)
     return fill(template, theme=theme, n=n, examples=f"1. {first} who ...\n2. {second} who ...")
 
 
@@ -465,12 +468,12 @@ def topic_stage(client: TeacherClient, themes: list[str], n: int, template: str,
     jobs = [t for t in dict.fromkeys(themes) if stable_key("topics", t) not in finished]
 
     def do(theme):
-        key, prompt = stable_key("topics", theme), topic_prompt(template, theme, n)
+        key = stable_key("topics", theme)
         found, seen = [], set()
         for attempt in range(parse_retries + 1):
             if attempt:
                 client.stats.add(retried=1)
-            text, finish = client.complete(prompt)
+            text, finish = client.complete(topic_prompt(template, theme, n, attempt))
             for topic in parse_topics(text, n, cut_off=finish == "length"):
                 if topic_key(topic) not in seen:
                     seen.add(topic_key(topic))

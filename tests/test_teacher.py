@@ -375,3 +375,14 @@ def test_a_cut_off_story_is_kept_to_its_last_sentence_only_when_long_enough():
     assert teacher.trim_to_sentence(story, min_words=60).endswith('He said, "Stop!"')
     assert teacher.trim_to_sentence(story, min_words=200) is None
     assert teacher.trim_to_sentence("no full stop at all " * 30, min_words=10) is None
+
+
+def test_a_theme_asked_again_is_shown_other_examples():
+    """The topic prompt's two example openings depend on the theme, and change when a theme is asked again
+    (a small teacher that echoed an example instead of listing ideas would echo the same one again)."""
+    template = (ROOT / "data" / "prompts" / "topics.txt").read_text()
+    examples = [re.findall(r"^\d\. (.+) who \.\.\.$", teacher.topic_prompt(template, "friendship", 6, attempt), re.M)
+                for attempt in range(3)]
+    assert all(len(e) == 2 and set(e) <= set(teacher.EXAMPLE_CHARACTERS) for e in examples), examples
+    assert examples[0] != examples[1] != examples[2]
+    assert teacher.topic_prompt(template, "friendship", 6) == teacher.topic_prompt(template, "friendship", 6, 0)
