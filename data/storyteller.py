@@ -582,6 +582,7 @@ def _capitalize(text: str) -> str:
 
 
 def _pick(rng: random.Random, slot: str, split: str, avoid=(), within=None) -> str:
+    avoid, within = set(avoid), None if within is None else set(within)  # sets: the lists run to thousands
     values = [v for v in slot_values(slot, split == "heldout-words") if v not in avoid
               and (within is None or v in within)]
     return rng.choice(values)
