@@ -155,10 +155,24 @@ def clean_topic(item: str) -> str | None:
     text = text.strip(_QUOTES + " ").rstrip(".").strip(_QUOTES + " ")
     if text.count('"') % 2:  # a quote left open inside: drop them all rather than guess
         text = text.replace('"', "")
+    text = _DOUBLED.sub(r"\1", text)  # "a brave and brave girl" -> "a brave girl"
     words = text.split()
     if not MIN_TOPIC_WORDS <= len(words) <= MAX_TOPIC_WORDS or words[0].lower().strip(",") in _NOT_A_CHARACTER:
         return None
+    if _IS_ITSELF.match(text) or _repeats_a_trigram(text):  # a small teacher's loop, not an idea
+        return None
     return text
+
+
+_DOUBLED = re.compile(r"\b(\w+) and \1\b", re.I)
+# "a lion who is a lion and ...": the character is said to be itself
+_IS_ITSELF = re.compile(r"(?:an?|the)\s+(.+?)\s+(?:who|which|that)\s+(?:is|was)\s+(?:an?|the)\s+\1\b", re.I)
+
+
+def _repeats_a_trigram(text: str) -> bool:
+    """'a baby owl who is a tiny ant who is a baby owl': some three words in a row come twice."""
+    trigrams = _trigrams(text)
+    return len(set(trigrams)) < len(trigrams)
 
 
 def topic_key(topic: str) -> frozenset:

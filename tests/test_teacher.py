@@ -344,6 +344,12 @@ def test_helpers():
     ("1. A lost duckling who survived the storm", "A lost duckling who survived the storm"),
     ("A lost duckling: a giraffe named Lucy who wandered to a meadow", "a giraffe named Lucy who wandered to a meadow"),
     ('"Friends"', None),
+    # a small teacher's loops (SmolLM2-135M wrote all of these): a character that is itself, a phrase twice
+    ("A tiny ant who is a tiny ant who is a tiny ant", None),
+    ("A lion who is a lion and a human", None),
+    ("A baby owl who is a tiny ant who is a baby owl", None),
+    ("A brave and brave girl named Luna with a special shield", "A brave girl named Luna with a special shield"),
+    ("A hungry bear who eats apples and eats more apples", "A hungry bear who eats apples and eats more apples"),
 ])
 def test_topics_are_cleaned_into_phrases_that_follow_write_a_story_about(item, topic):
     assert teacher.clean_topic(item) == topic
