@@ -343,9 +343,9 @@ class Batches:
                 print(f"note: skipping shard {path}: {header.n_tokens:,} tokens is less than seq_len + 1",
                       file=sys.stderr)
         if mask_prompt:  # the EOS before each example whose prompt leaves room in the window for its story
-            self.starts = [self._example_starts(s, seq_len) for s in self.shards]
-            unfit = sum(int(np.count_nonzero(np.asarray(s[:len(s) - seq_len]) == self.eos_id)) for s in self.shards) \
-                - sum(len(st) for st in self.starts)
+            found = [self._example_starts(s, seq_len) for s in self.shards]  # (starts, EOS seen) per shard
+            self.starts = [starts for starts, _ in found]
+            unfit = sum(n_eos - len(starts) for starts, n_eos in found)
             if unfit:
                 print(f"note: {unfit:,} examples are not trained on: their prompt leaves no room for a story token "
                       f"in a window of {seq_len} tokens", file=sys.stderr)
@@ -358,16 +358,17 @@ class Batches:
                             f"from their end; use a shorter sequence length or more data")
         self.n_tokens = sum(len(s) for s in self.shards)
 
-    def _example_starts(self, shard: np.ndarray, seq_len: int) -> np.ndarray:
-        """Offsets of the EOS before each example whose BOS is still a target of a window of seq_len tokens
-        that starts there (EOS prompt BOS story, the BOS at most seq_len tokens on). A window holding only
-        prompt tokens would have no target at all, and a loss of 0 / 0."""
+    def _example_starts(self, shard: np.ndarray, seq_len: int) -> tuple[np.ndarray, int]:
+        """(starts, n): the offsets of the EOS before each example whose BOS is still a target of a window of
+        seq_len tokens that starts there (EOS prompt BOS story, the BOS at most seq_len tokens on), and how
+        many EOS could start a window at all. A window holding only prompt tokens would have no target, and
+        a loss of 0 / 0."""
         eos = np.flatnonzero(np.asarray(shard[:len(shard) - seq_len]) == self.eos_id)
         bos = np.flatnonzero(np.asarray(shard) == self.bos_id)
         after = np.searchsorted(bos, eos)  # index of the first BOS after each EOS
         fits = after < len(bos)
         fits[fits] = bos[after[fits]] - eos[fits] <= seq_len
-        return eos[fits]
+        return eos[fits], len(eos)
 
     def get(self, step: int, micro: int = 0) -> "tuple[torch.Tensor, torch.Tensor]":
         """The batch for optimizer step `step`, micro-batch `micro` (data-parallel ranks use distinct micros)."""
