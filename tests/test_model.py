@@ -4,6 +4,7 @@ checkpoint format, init, RoPE layout, sampling and the loss mask."""
 import math
 import os
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -139,6 +140,42 @@ def test_batched_generation_equals_one_prompt_at_a_time():
     small = small_model()  # max_seq_len 32
     assert [len(r) for r in small.generate_batch([[3] * 5, [3] * 31, [4]], 100, temperature=0.0)] == [27, 1, 31]
     assert small.layers[0].attention.cache_k is None and not small.training
+
+
+def test_compiled_decoding_matches_eager_and_follows_weight_updates():
+    """generate(compile=True), one compiled graph per step with the weights frozen into it on CPU, gives
+    the eager tokens; a second call reuses the graph and its cache; once the weights change it gives the
+    new weights' tokens, not the frozen ones."""
+    if not any(shutil.which(c) for c in (os.environ.get("CXX", ""), "c++", "g++", "clang++") if c):
+        pytest.skip("torch.compile on CPU needs a C++ compiler")
+    model = load_llama2c(fixture("stories260K.bin"))
+    prompts = [[BOS, 403, 407], [BOS]]
+    eager = [list(model.generate(p, 40, temperature=0.0)) for p in prompts]
+    assert list(model.generate(prompts[0], 40, temperature=0.0, compile=True)) == eager[0]
+    built = model._compiled_step
+    assert list(model.generate(prompts[1], 40, temperature=0.0, compile=True)) == eager[1]
+    assert model._compiled_step is built and model.layers[0].attention.cache_k is None
+    with torch.no_grad():
+        model.norm.weight.neg_()  # every logit changes sign: greedy now takes the least likely token
+    flipped = list(model.generate(prompts[0], 40, temperature=0.0))
+    assert flipped != eager[0]
+    assert list(model.generate(prompts[0], 40, temperature=0.0, compile=True)) == flipped
+
+
+def test_decoding_leaves_the_weights_as_they_were():
+    """Eager decoding on CPU holds the weights column-major meanwhile (faster x @ W.T), then puts back the
+    very tensors it found, also when the caller stops early, and training goes on from them."""
+    model = small_model().train()
+    before = {name: (p.data_ptr(), p.stride()) for name, p in model.named_parameters()}
+    steps = model.generate([3, 4], 10, temperature=0.0)
+    next(steps)
+    assert model.output.weight.stride() == (1, model.args.vocab_size)  # column-major while decoding
+    steps.close()
+    list(model.generate([3, 4], 10, temperature=0.0))
+    assert {name: (p.data_ptr(), p.stride()) for name, p in model.named_parameters()} == before
+    _, loss = model(torch.tensor([[3, 4, 5]]), targets=torch.tensor([[4, 5, 6]]))
+    loss.backward()
+    assert all(p.grad is not None and p.grad.stride() == p.stride() for p in model.parameters())
 
 
 def test_incremental_forward_needs_cache_and_room():
