@@ -152,8 +152,11 @@ class Attention(nn.Module):
             causal = False
             mask = (torch.arange(S, device=x.device) <= positions[:, :, None]).unsqueeze(1)  # (B, 1, T, S)
 
-        if self.static_cache:
-            out = _decode_attention(q, k, v, mask)  # (B, n_heads, T, head_dim)
+        dropout = self.dropout if self.training else 0.0
+        if self.static_cache or plain_attention_pays(q, k.shape[2]):
+            if mask is None:
+                mask = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()  # (T, T) causal
+            out = plain_attention(q, k, v, mask, dropout)  # (B, n_heads, T, head_dim)
             out = out.transpose(1, 2).reshape(B, T, self.n_heads * self.head_dim)
             return self.resid_dropout(self.wo(out))  # (B, T, dim)
 
@@ -165,26 +168,50 @@ class Attention(nn.Module):
                                                                 and mask is None))
         if n_rep > 1 and not native_gqa:
             k, v = k.repeat_interleave(n_rep, dim=1), v.repeat_interleave(n_rep, dim=1)  # (B, n_heads, S, head_dim)
-        dropout = self.dropout if self.training else 0.0
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal, dropout_p=dropout,
                                              enable_gqa=native_gqa)  # (B, n_heads, T, head_dim)
         out = out.transpose(1, 2).reshape(B, T, self.n_heads * self.head_dim)  # (B, T, n_heads * head_dim)
         return self.resid_dropout(self.wo(out))  # (B, T, dim)
 
 
-def _decode_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor) -> Tensor:
-    """softmax(q k^T / sqrt(head_dim) + mask) v written out in plain ops, for the compiled decode step: there
-    torch.compile fuses them into a few loops over the cache, where SDPA's CPU kernel costs ~80 us a call
-    (a 15M-shape step: ~2.4 ms against ~2.9 ms on a 2-core EPYC). Each K/V head serves its group of query
-    heads by broadcasting, not copying.
+PLAIN_ATTENTION_MAX_SCORES = 2 ** 25  # attention scores per layer (B x n_heads x T x S) plain_attention may hold
 
-    q (B, n_heads, T, head_dim); k, v (B, n_kv_heads, S, head_dim); mask (B, 1, T, S), True where q sees k."""
+
+def plain_attention_pays(q: Tensor, S: int) -> bool:
+    """Whether plain_attention beats SDPA here: bfloat16 on a CPU, with the scores small enough to hold.
+
+    PyTorch's CPU flash-attention kernel is slow in bfloat16 at small head sizes, where plain matmuls plus
+    a softmax that torch.compile fuses are not: one bf16 training step of the default model (head_dim 32,
+    256 positions) runs ~40% more tokens/s, stories260K's shape (head_dim 8) ~60% more, on a 2-core EPYC
+    with AVX512-BF16 (benchmarks/train_speed.py --levers). In float32 SDPA's kernel is the faster one.
+    Plain attention holds every score, so past PLAIN_ATTENTION_MAX_SCORES per layer (110M at 1,024
+    positions and batch 32 would hold 400M) the memory-frugal kernel wins."""
+    B, n_heads, T, _ = q.shape
+    return q.device.type == "cpu" and q.dtype == torch.bfloat16 and B * n_heads * T * S <= PLAIN_ATTENTION_MAX_SCORES
+
+
+def plain_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor, dropout: float = 0.0) -> Tensor:
+    """softmax(q k^T / sqrt(head_dim), masked) v written out in plain ops, the softmax in float32. Each K/V
+    head serves its group of query heads by broadcasting, not copying.
+
+    Used where it beats SDPA (plain_attention_pays) and in the compiled decode step, where torch.compile
+    fuses it into a few loops over the cache while SDPA's CPU kernel costs ~80 us a call (a 15M-shape step:
+    ~2.4 ms against ~2.9 ms on a 2-core EPYC).
+
+    q (B, n_heads, T, head_dim); k, v (B, n_kv_heads, S, head_dim); mask (T, S) or (B, 1, T, S), True where
+    a query sees a key."""
     B, n_heads, T, head_dim = q.shape
     n_kv_heads = k.shape[1]
     q = q.view(B, n_kv_heads, n_heads // n_kv_heads, T, head_dim)  # query heads grouped by their K/V head
     scores = q @ k.unsqueeze(2).transpose(-2, -1) / math.sqrt(head_dim)  # (B, n_kv_heads, group, T, S)
-    scores = scores.masked_fill(~mask.unsqueeze(1), float("-inf"))
-    out = F.softmax(scores.float(), dim=-1).type_as(q) @ v.unsqueeze(2)  # (B, n_kv_heads, group, T, head_dim)
+    if mask.dim() == 4:
+        mask = mask.unsqueeze(1)  # (B, 1, 1, T, S)
+    scores = scores.masked_fill(~mask, float("-inf"))
+    probs = F.softmax(scores.float(), dim=-1)
+    if dropout:
+        probs = F.dropout(probs, dropout)
+    probs = probs.type_as(q)
+    out = probs @ v.unsqueeze(2)  # (B, n_kv_heads, group, T, head_dim)
     return out.view(B, n_heads, T, head_dim)
 
 

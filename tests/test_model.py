@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from errors import CheckpointError  # noqa: E402
 from formats.llama2c import write_v0 as export_llama2c  # noqa: E402
 from formats.loader import load_model  # noqa: E402
-from model import ModelArgs, Transformer, apply_rope, precompute_rope, Sampler  # noqa: E402
+from model import ModelArgs, Transformer, apply_rope, plain_attention, precompute_rope, Sampler  # noqa: E402
 
 FIXTURES = Path(os.environ.get("STORIES_FIXTURES", Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"))
 STORIES260K = FIXTURES / "llama2c-260K"
@@ -140,6 +140,20 @@ def test_batched_generation_equals_one_prompt_at_a_time():
     small = small_model()  # max_seq_len 32
     assert [len(r) for r in small.generate_batch([[3] * 5, [3] * 31, [4]], 100, temperature=0.0)] == [27, 1, 31]
     assert small.layers[0].attention.cache_k is None and not small.training
+
+
+def test_plain_attention_equals_sdpa():
+    """plain_attention (bf16 training on CPU, the compiled decode step) against PyTorch's SDPA, grouped-query:
+    causal over T = S, and a per-row mask of more keys than queries as decoding has."""
+    torch.manual_seed(0)
+    q, k, v = torch.randn(2, 6, 5, 8), torch.randn(2, 3, 5, 8), torch.randn(2, 3, 5, 8)
+    causal = torch.ones(5, 5, dtype=torch.bool).tril()
+    want = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+    torch.testing.assert_close(plain_attention(q, k, v, causal), want)
+    q1 = q[:, :, :1]  # one query per row at positions 2 and 4 of a 5-key cache
+    mask = (torch.arange(5) <= torch.tensor([[2], [4]])[:, :, None]).unsqueeze(1)  # (B, 1, 1, S)
+    want = F.scaled_dot_product_attention(q1, k, v, attn_mask=mask, enable_gqa=True)
+    torch.testing.assert_close(plain_attention(q1, k, v, mask), want)
 
 
 def test_compiled_decoding_matches_eager_and_follows_weight_updates():
