@@ -17,7 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from errors import CheckpointError  # noqa: E402
 from formats.llama2c import write_v0 as export_llama2c  # noqa: E402
 from formats.loader import load_model  # noqa: E402
-from model import ModelArgs, Transformer, apply_rope, plain_attention, precompute_rope, Sampler  # noqa: E402
+from model import (ModelArgs, Transformer, apply_rope, causal_plain_attention, plain_attention,  # noqa: E402
+                   precompute_rope, Sampler)
 
 FIXTURES = Path(os.environ.get("STORIES_FIXTURES", Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"))
 STORIES260K = FIXTURES / "llama2c-260K"
@@ -150,6 +151,8 @@ def test_plain_attention_equals_sdpa():
     causal = torch.ones(5, 5, dtype=torch.bool).tril()
     want = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
     torch.testing.assert_close(plain_attention(q, k, v, causal), want)
+    for blocks in (1, 2, 4):  # 5 positions: blocks of 5; 3 + 2; 2 + 2 + 1
+        torch.testing.assert_close(causal_plain_attention(q, k, v, blocks=blocks), want)
     q1 = q[:, :, :1]  # one query per row at positions 2 and 4 of a 5-key cache
     mask = (torch.arange(5) <= torch.tensor([[2], [4]])[:, :, None]).unsqueeze(1)  # (B, 1, 1, S)
     want = F.scaled_dot_product_attention(q1, k, v, attn_mask=mask, enable_gqa=True)
