@@ -7,6 +7,7 @@ FLOPs utilisation against the matmul peak measured on this machine.
     python benchmarks/train_speed.py --vs-llama2c ~/llama2.c          # also llama2.c's model.py, side by side
     python benchmarks/train_speed.py --vs-llama2c ~/llama2.c --compile --shapes default
     python benchmarks/train_speed.py --levers --shapes default       # fp32/bf16 x eager/compiled, side by side
+    python benchmarks/train_speed.py --compile --threads 1,2          # ours with 1 and with 2 threads, in turns
 
 --vs-llama2c DIR imports DIR/model.py (a clone of github.com/karpathy/llama2.c) and times its Transformer
 with its configure_optimizers, as its train.py runs on a CPU: float32 (its autocast is off on CPU) and
@@ -143,10 +144,19 @@ def main():
     parser.add_argument("--compile", action="store_true", help="also torch.compile (ours, and llama2.c's as a second row)")
     parser.add_argument("--levers", action="store_true",
                         help="ours four ways instead: float32 and bfloat16, eager and compiled (what each lever buys)")
+    parser.add_argument("--threads", default="",
+                        help="comma list of thread counts: ours (as run without --levers) once per count, in turns")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--vs-llama2c", metavar="DIR", help="a clone of karpathy/llama2.c: time its model.py too")
     args = parser.parse_args()
     shapes = args.shapes.split(",")
+    try:
+        thread_counts = [int(n) for n in args.threads.split(",") if n]
+    except ValueError:
+        parser.error(f"--threads: a comma list of thread counts, got {args.threads!r}")
+    if any(n < 1 for n in thread_counts) or (thread_counts and args.levers):
+        parser.error("--threads: counts of at least 1, and not with --levers")
+    default_threads = torch.get_num_threads()
     if not set(shapes) <= set(SHAPES):
         parser.error(f"--shapes: unknown {sorted(set(shapes) - set(SHAPES))}; known: {', '.join(SHAPES)}")
     if args.vs_llama2c and not (Path(args.vs_llama2c) / "model.py").is_file():
@@ -166,30 +176,38 @@ def main():
         g = torch.Generator().manual_seed(0)
         x = torch.randint(0, shape[4], (args.batch_size, args.seq_len), generator=g).to(args.device)
         y = torch.randint(0, shape[4], (args.batch_size, args.seq_len), generator=g).to(args.device)
-        rows = {}  # label -> (step fn, dtype, compiled)
+        rows = {}  # label -> (step fn, dtype, compiled, threads)
         if args.levers:
             for d in (torch.float32, torch.bfloat16):
                 for c in (False, True):
-                    rows[f"ours{', compiled' if c else ''}, {str(d)[6:]}"] = (ours(shape, args, d, c)[0], d, c)
+                    rows[f"ours{', compiled' if c else ''}, {str(d)[6:]}"] = (ours(shape, args, d, c)[0], d, c,
+                                                                              default_threads)
             matmul_params = ours(shape, args, dtype, False)[1]
+        elif thread_counts:
+            step, matmul_params = ours(shape, args, dtype, args.compile)
+            for n in thread_counts:
+                rows[f"ours, {n} thread{'s' if n > 1 else ''}"] = (step, dtype, args.compile, n)
         else:
             step, matmul_params = ours(shape, args, dtype, args.compile)
-            rows["ours"] = (step, dtype, args.compile)
+            rows["ours"] = (step, dtype, args.compile, default_threads)
         if args.vs_llama2c:
-            rows["llama2.c"] = (llama2c(shape, args, False), torch.float32, False)
+            rows["llama2.c"] = (llama2c(shape, args, False), torch.float32, False, default_threads)
             if args.compile:
-                rows["llama2.c compiled"] = (llama2c(shape, args, True), torch.float32, True)
+                rows["llama2.c compiled"] = (llama2c(shape, args, True), torch.float32, True, default_threads)
         times = {label: [] for label in rows}
-        for label, (fn, _, _) in rows.items():
+        for label, (fn, _, _, threads) in rows.items():
+            torch.set_num_threads(threads)
             time_steps(fn, x, y, args.warmup)  # compiles, if compiled
         for _ in range(args.rounds):
-            for label, (fn, _, _) in rows.items():
+            for label, (fn, _, _, threads) in rows.items():
+                torch.set_num_threads(threads)
                 times[label] += time_steps(fn, x, y, args.steps)
+        torch.set_num_threads(default_threads)
         tokens = args.batch_size * args.seq_len
         flops = flops_per_token(matmul_params, shape[1], shape[0], args.seq_len)
         medians = {label: sorted(t)[len(t) // 2] for label, t in times.items()}
         best_llama2c = min((m for label, m in medians.items() if label.startswith("llama2.c")), default=None)
-        for label, (fn, d, compiled) in rows.items():
+        for label, (fn, d, compiled, _) in rows.items():
             tok_s = tokens / medians[label]
             mfu = tok_s * flops / peaks[d]
             ratio = f"{best_llama2c / medians[label]:.2f}x" if best_llama2c else ""
