@@ -14,8 +14,8 @@ llama2c.py, gguf.py); docs/run.md and docs/gguf.md document every byte.
 
 --quant writes our format's version 2: the matrices in Q8_0, Q4_0 (ggml's blocks) or NF4 (lora.py's, so a
 QLoRA base reaches run.c with the very codes it was fine-tuned against), each kind of matrix in the type
-formats/model_bin.DEFAULT_TYPES gives it (the classifier keeps 8 bits in a 4-bit file) unless --quant-types
-says otherwise. Python reads such files too, dequantizing them. An output named *.gguf is a GGUF
+formats/model_bin.quant_types gives it (the classifier keeps 8 bits in a 4-bit file, and so do wq/wk/wv of
+models narrower than dim 128) unless --quant-types says otherwise. Python reads such files too, dequantizing them. An output named *.gguf is a GGUF
 (--quant f32, f16, q8_0 or q4_0; formats/gguf.py, docs/gguf.md), with an Ollama Modelfile beside it.
 """
 

@@ -5,8 +5,9 @@ Q4_0 and NF4 files, and whether run.c and Python agree on the same quantized fil
     python benchmarks/quant_quality.py                                   # stories260K from the fixtures
     python benchmarks/quant_quality.py --model out/model.bin             # and the quickstart model
 
-For each model the script writes our format's quantized versions (export.py --quant with its defaults, and 4-bit
-files that keep wq/wk/wv in Q8_0: --quant-types wqkv=q8_0) and measures:
+For each model the script writes our format's quantized versions (export.py --quant with its defaults, which
+keep wq/wk/wv in Q8_0 below dim 128, and 4-bit files with wq/wk/wv in 4 and in 8 bits either way:
+--quant-types wqkv=...) and measures:
 
   - perplexity on held-out text: for a completion model (stories260K) the TinyStories validation stories
     of the shared fixtures (valid100.txt: 100 stories, each BOS + text, cut to the model's context); for an
@@ -44,8 +45,9 @@ from sample import generate_text, prompt_ids  # noqa: E402
 from tokenizer import Tokenizer  # noqa: E402
 
 FIXTURES = Path(os.environ.get("STORIES_FIXTURES", ROOT.parent / "shared" / "fixtures"))
-# (label, --quant, --quant-types): the defaults, and 4-bit files that keep wq/wk/wv in 8 bits
+# (label, --quant, --quant-types): the defaults, and 4-bit files with wq/wk/wv in 4 bits and in 8 bits
 VARIANTS = [("q8_0", "q8_0", None), ("q4_0", "q4_0", None), ("nf4", "nf4", None),
+            ("q4_0, wqkv q4_0", "q4_0", {"wqkv": "q4_0"}), ("nf4, wqkv nf4", "nf4", {"wqkv": "nf4"}),
             ("q4_0, wqkv q8_0", "q4_0", {"wqkv": "q8_0"}), ("nf4, wqkv q8_0", "nf4", {"wqkv": "q8_0"})]
 PROMPTS = {"generate": ["", "Once upon a time, there was a little fox", "Tom and his dog went to the park"],
            "instruct": ["Write a story about a brave fox who finds a key.",

@@ -62,6 +62,11 @@ DEFAULT_TYPES = {
     "q4_0": dict(embedding="q8_0", wqkv="q4_0", wo="q4_0", w13="q4_0", w2="q4_0", classifier="q8_0"),
     "nf4": dict(embedding="q8_0", wqkv="nf4", wo="nf4", w13="nf4", w2="nf4", classifier="q8_0"),
 }
+# Models narrower than this keep wq/wk/wv in Q8_0 in a 4-bit file too. At dim 64 (llama2.c's stories260K)
+# every projection in 4 bits costs +7.35% perplexity (Q4_0) and +8.25% (NF4), wq/wk/wv alone +2.6%; with
+# them in 8 bits the file stays within 5% (+4.09%, +4.49%). At dim 128 all of them in 4 bits cost +0.36% /
+# +0.43% (docs/run.md, benchmarks/quant_quality.py).
+NARROW_DIM = 128
 
 
 def kind_of(name: str) -> str:
@@ -76,13 +81,14 @@ def row_length(args: ModelArgs, kind: str) -> int:
 
 
 def quant_types(args: ModelArgs, quant: str, **overrides) -> dict[str, str]:
-    """kind -> storage type for `quant` (q8_0, q4_0, nf4) on a model of this shape: DEFAULT_TYPES with
-    overrides (e.g. classifier="q4_0"); a kind whose rows are not a multiple of 32 long stays f32, since
-    every block format here holds whole rows of 32-weight blocks. A tied model's classifier is its
-    embedding: an override of either sets both."""
+    """kind -> storage type for `quant` (q8_0, q4_0, nf4) on a model of this shape: DEFAULT_TYPES (with
+    wq/wk/wv in Q8_0 below NARROW_DIM) and overrides (e.g. classifier="q4_0"); a kind whose rows are not a
+    multiple of 32 long stays f32, since every block format here holds whole rows of 32-weight blocks. A
+    tied model's classifier is its embedding: an override of either sets both."""
     if quant not in DEFAULT_TYPES:
         raise ValueError(f"unknown quantization {quant!r}; one of {', '.join(DEFAULT_TYPES)}")
-    types = {**DEFAULT_TYPES[quant], **overrides}
+    narrow = {"wqkv": "q8_0"} if args.dim < NARROW_DIM else {}
+    types = {**DEFAULT_TYPES[quant], **narrow, **overrides}
     for kind in ("embedding", "classifier"):
         if args.tie_embeddings and kind in overrides:
             types["embedding"] = types["classifier"] = overrides[kind]

@@ -470,11 +470,12 @@ KERNELS = ["plain", "avx2", "avx512"]
 
 @pytest.fixture(scope="module")
 def quantized(trained, tmp_path_factory) -> dict[str, Path]:
-    """The trained model exported with each --quant, beside its tokenizer.bin."""
+    """The trained model exported with each --quant, beside its tokenizer.bin; wq/wk/wv in that type too,
+    though a model this narrow keeps them in Q8_0 by default, so that run's 4-bit paths all get used."""
     root = tmp_path_factory.mktemp("quantized")
     shutil.copy(trained / "tokenizer.bin", root / "tokenizer.bin")
     for quant in QUANTS:
-        export.export(trained / "model.bin", root / f"{quant}.bin", quant=quant)
+        export.export(trained / "model.bin", root / f"{quant}.bin", quant=quant, types={"wqkv": quant})
     return {quant: root / f"{quant}.bin" for quant in QUANTS}
 
 
@@ -655,9 +656,11 @@ def corrupt_quantized_files(trained: Path, tmp_path: Path) -> list[tuple[Path, s
     malformed: its header fields, its size, and the scales inside its blocks."""
     model, _ = load_model(trained / "model.bin")
     files = {}
+    # wq/wk/wv in the file's own type, though this model is narrow enough to keep them in Q8_0 by default
+    overrides = {quant: {"wqkv": quant} for quant in QUANTS}
     for quant in QUANTS:
         files[quant] = tmp_path / f"{quant}.bin"
-        model_bin.write(model, files[quant], quant=quant)
+        model_bin.write(model, files[quant], quant=quant, types=overrides[quant])
     odd = tmp_path / "odd.bin"  # hidden_dim 48: w2's rows are not whole blocks, so w2 stays f32
     model_bin.write(grouped_model(dim=32, hidden_dim=48, n_heads=4, n_kv_heads=2), odd, quant="q8_0")
     args = model.args
@@ -681,7 +684,7 @@ def corrupt_quantized_files(trained: Path, tmp_path: Path) -> list[tuple[Path, s
     case(files["q4_0"], 255, "<B", 9, "reserved header byte 255")
     case(files["q4_0"], 89, "<B", 1, "the header implies")  # wq/wk/wv as q8_0: another size
     case(files["q8_0"], 89, "<B", 0, "the header implies")  # float32, likewise
-    types = {quant: model_bin.quant_types(args, quant) for quant in QUANTS}
+    types = {quant: model_bin.quant_types(args, quant, **overrides[quant]) for quant in QUANTS}
     emb, _ = first_tensor_offset(args, types["q8_0"], "embedding")
     case(files["q8_0"], emb, "<H", 0x7C00, "tok_embeddings (q8_0) row 0 block 0 has an infinite scale")
     case(files["q8_0"], emb + 34 * 7, "<H", 0xFE01, "row 7 block 0 has a NaN scale")
