@@ -324,7 +324,7 @@ class Stats:
 
     def __init__(self):
         self.lock = threading.Lock()
-        self.done = self.rejected = self.retried = self.requests = self.tokens = 0
+        self.topic_lists = self.stories = self.rejected = self.retried = self.requests = self.tokens = 0
 
     def add(self, **counts):
         with self.lock:
@@ -332,7 +332,8 @@ class Stats:
                 setattr(self, name, getattr(self, name) + n)
 
     def postfix(self) -> dict:
-        return {"done": self.done, "rejected": self.rejected, "retried": self.retried, "tokens": self.tokens}
+        return {"done": self.topic_lists + self.stories, "rejected": self.rejected, "retried": self.retried,
+                "tokens": self.tokens}
 
 
 class TeacherClient:
@@ -504,7 +505,7 @@ def topic_stage(client: TeacherClient, themes: list[str], n: int, template: str,
             rejects.append({"key": stable_key("topics-short", theme), "reason": TOO_FEW_TOPICS,
                             "missing": n - len(found), **reject})
         topics.append({"key": key, "theme": theme, "topics": found, "teacher": client.model, "finish_reason": finish})
-        client.stats.add(done=1)
+        client.stats.add(topic_lists=1)
 
     run_pool(jobs, do, workers, "topics", client.stats)
 
@@ -618,7 +619,7 @@ def story_stage(client: TeacherClient, jobs: list, template: str, stories: Appen
             client.stats.add(rejected=1)
         else:
             stories.append(record)
-            client.stats.add(done=1)
+            client.stats.add(stories=1)
 
     run_pool(todo, do, workers, "stories", client.stats)
 
@@ -673,7 +674,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 def summary(stats: Stats, out_dir: Path, elapsed: float, counts: dict | None = None) -> str:
     """The run's requests and time; with counts (account()), a second line on how much of what was asked
     for was kept: "kept 14 of 15 stories asked for (93%, 2 trimmed ...); lost: refusal 1"."""
-    line = (f"{stats.done} written, {stats.rejected} rejected, {stats.retried} retried, {stats.requests} requests, "
+    line = (f"{stats.topic_lists} topic lists and {stats.stories} stories written, {stats.rejected} answers rejected, "
+            f"{stats.retried} retried, {stats.requests} requests, "
             f"{stats.tokens:,} tokens in {elapsed:.0f} s -> {out_dir}/{{topics,stories,rejects}}.jsonl")
     if counts and counts["asked"]:
         lost = ", ".join(f"{why} {n}" for why, n in sorted(counts["lost"].items(), key=lambda kv: -kv[1]))

@@ -219,7 +219,10 @@ def test_misbehaving_server_loses_and_duplicates_nothing(server, tmp_path, capsy
     check_final(tmp_path / "out")
     kept = len(read(tmp_path / "out" / "stories.jsonl"))
     asked = len(THEMES) * N_TOPICS
-    assert f"kept {kept} of {asked} stories asked for ({100 * kept / asked:.0f}%, 1 of them trimmed" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    topic_lists = len(read(tmp_path / "out" / "topics.jsonl"))
+    assert f"{topic_lists} topic lists and {kept} stories written" in printed
+    assert f"kept {kept} of {asked} stories asked for ({100 * kept / asked:.0f}%, 1 of them trimmed" in printed
     for topic in TRANSIENT:  # each transient fault was met once and retried
         assert srv.counts[topic] == 2, topic
     assert srv.counts["flaky"] == 2 and srv.counts["garbled"] == 3  # parse retries: 1 + 2
