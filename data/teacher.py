@@ -42,6 +42,7 @@ import requests
 from tqdm import tqdm
 
 from data.records import prompt_from_topic, strip_teacher_chatter
+from data.words import ANIMALS
 from errors import DataError, exit_with
 
 HERE = Path(__file__).resolve().parent
@@ -159,14 +160,24 @@ def clean_topic(item: str) -> str | None:
     words = text.split()
     if not MIN_TOPIC_WORDS <= len(words) <= MAX_TOPIC_WORDS or words[0].lower().strip(",") in _NOT_A_CHARACTER:
         return None
-    if _IS_ITSELF.match(text) or _repeats_a_trigram(text):  # a small teacher's loop, not an idea
-        return None
+    if _IS_ITSELF.match(text) or _repeats_a_trigram(text) or _is_another_animal(text):  # a small teacher's
+        return None  # loop or mix-up, not an idea
     return text
 
 
 _DOUBLED = re.compile(r"\b(\w+) and \1\b", re.I)
 # "a lion who is a lion and ...": the character is said to be itself
 _IS_ITSELF = re.compile(r"(?:an?|the)\s+(.+?)\s+(?:who|which|that)\s+(?:is|was)\s+(?:an?|the)\s+\1\b", re.I)
+
+
+# "a shy giraffe who's a donkey": an animal said to be another one (one optional word before the second)
+_IS_A = re.compile(r"\b([a-z]+)\s+(?:who|which|that)(?:\s+is|\s+was|'s|’s)\s+(?:an?|the)\s+(?:[a-z]+\s+)?([a-z]+)\b", re.I)
+_ANIMALS = frozenset(ANIMALS)
+
+
+def _is_another_animal(text: str) -> bool:
+    return any(a.lower() in _ANIMALS and b.lower() in _ANIMALS and a.lower() != b.lower()
+               for a, b in _IS_A.findall(text))
 
 
 def _repeats_a_trigram(text: str) -> bool:

@@ -351,6 +351,10 @@ def test_helpers():
     ("A tiny ant who is a tiny ant who is a tiny ant", None),
     ("A lion who is a lion and a human", None),
     ("A baby owl who is a tiny ant who is a baby owl", None),
+    ("A shy giraffe who's a donkey", None),  # an animal that is another animal: a mix-up
+    ("A little fox who is a little bear in disguise", None),
+    ("A cat who is a detective in the big city", "A cat who is a detective in the big city"),
+    ("A dog who is a good friend to everyone", "A dog who is a good friend to everyone"),
     ("A brave and brave girl named Luna with a special shield", "A brave girl named Luna with a special shield"),
     ("A hungry bear who eats apples and eats more apples", "A hungry bear who eats apples and eats more apples"),
 ])
