@@ -462,12 +462,11 @@ class Transformer(nn.Module):
         was_training = self.training
         self.eval()
         device = self.norm.weight.device
-        weights_key = tuple((p._version, p.data_ptr()) for p in self.parameters())
         try:
             # a compiled step packs its own frozen copy of the weights, so only eager decoding re-lays them out
             with nullcontext() if compile else self._column_major_weights():
                 if compile:
-                    step_fn = self._compiled_decode_step(weights_key, len(prompts))
+                    step_fn = self._compiled_decode_step(len(prompts))
                 else:
                     self.setup_cache(len(prompts), device=device)
                     step_fn = self.decode_step
@@ -530,7 +529,7 @@ class Transformer(nn.Module):
             for w, data in saved:
                 w.data = data
 
-    def _compiled_decode_step(self, weights_key: tuple, batch_size: int):
+    def _compiled_decode_step(self, batch_size: int):
         """decode_step through torch.compile with one graph for the whole step (gpt-fast's decode loop), and
         a static KV cache for batch_size rows set up for it.
 
@@ -542,6 +541,7 @@ class Transformer(nn.Module):
         so the graph is rebuilt when any parameter has been updated or replaced since (weights_key: each
         one's version counter and storage); the rebuild resets torch.compile's caches, which would otherwise
         hand back the stale graph for this method."""
+        weights_key = tuple((p._version, p.data_ptr()) for p in self.parameters())
         built = getattr(self, "_compiled_step", None)
         if built is None or built["weights"] != weights_key:
             if built is not None:
