@@ -15,8 +15,10 @@ llama2c.py, gguf.py); docs/run.md and docs/gguf.md document every byte.
 --quant writes our format's version 2: the matrices in Q8_0, Q4_0 (ggml's blocks) or NF4 (lora.py's, so a
 QLoRA base reaches run.c with the very codes it was fine-tuned against), each kind of matrix in the type
 formats/model_bin.quant_types gives it (the classifier keeps 8 bits in a 4-bit file, and so do wq/wk/wv of
-models narrower than dim 128) unless --quant-types says otherwise. Python reads such files too, dequantizing them. An output named *.gguf is a GGUF
-(--quant f32, f16, q8_0 or q4_0; formats/gguf.py, docs/gguf.md), with an Ollama Modelfile beside it.
+models narrower than dim 128) unless --quant-types says otherwise. Python reads such files too, dequantizing
+them. An output named *.gguf is a GGUF (--quant f32, f16, q8_0 or q4_0, the same per-kind defaults and
+--quant-types with TYPE f32, f16, q8_0 or q4_0; formats/gguf.py, docs/gguf.md), with an Ollama Modelfile
+beside it.
 """
 
 import argparse
@@ -24,12 +26,13 @@ from pathlib import Path
 
 from errors import USER_ERRORS, exit_with, flag_type
 from formats import model_bin
-from formats.gguf import QUANTS as GGUF_QUANTS
+from formats.gguf import QUANTS as GGUF_QUANTS, STORAGE as GGUF_STORAGE
 from formats.loader import load_model, save_model
 from model import pick_device
 from tokenizer import open_tokenizer
 
 VERSIONS = {"ours": "ours", "0": "llama2c-v0", "1": "llama2c-v1"}
+TYPES = tuple(dict.fromkeys((*model_bin.TYPE_CODES, *GGUF_STORAGE)))  # each writer says which it can store
 
 
 def export(source, out, version: str = "ours", mode: str | None = None, tokenizer_path: str | None = None,
@@ -39,7 +42,7 @@ def export(source, out, version: str = "ours", mode: str | None = None, tokenize
     GGUF with its matrices in quant (f32 when None)."""
     model, info = load_model(source, device)
     if Path(out).suffix == ".gguf":
-        return export_gguf(model, info, source, out, mode, tokenizer_path, quant)
+        return export_gguf(model, info, source, out, mode, tokenizer_path, quant, types)
     if version != "ours":
         save_model(model, out, VERSIONS[version])
         return
@@ -59,18 +62,18 @@ def parse_types(text: str) -> dict[str, str]:
     types = {}
     for item in text.split(","):
         kind, _, qtype = item.partition("=")
-        if kind not in model_bin.KINDS or qtype not in model_bin.TYPE_CODES:
+        if kind not in model_bin.KINDS or qtype not in TYPES:
             raise ValueError(f"{item!r} is not KIND=TYPE with KIND one of {', '.join(model_bin.KINDS)} "
-                             f"and TYPE one of {', '.join(model_bin.TYPE_CODES)}")
+                             f"and TYPE one of {', '.join(TYPES)}")
         types[kind] = qtype
     return types
 
 
-def export_gguf(model, info, source, out, mode, tokenizer_path, quant):
+def export_gguf(model, info, source, out, mode, tokenizer_path, quant, types=None):
     """A GGUF needs the vocabulary: the tokenizer named, or tokenizer.model beside the source."""
     tokenizer = open_tokenizer(source, tokenizer_path, info.get("tokenizer"), model.args.vocab_size)
     mode = mode or ("instruct" if info.get("instruct") else "generate")
-    save_model(model.cpu(), out, "gguf", mode=mode, tokenizer=tokenizer, quant=quant)
+    save_model(model.cpu(), out, "gguf", mode=mode, tokenizer=tokenizer, quant=quant, types=types)
 
 
 def main(argv=None):
@@ -93,14 +96,15 @@ def main(argv=None):
     parser.add_argument("--quant-types", type=flag_type(parse_types), default=None,
                         help="with --quant: KIND=TYPE,... overriding its defaults, KIND one of "
                              f"{', '.join(model_bin.KINDS)} (a tied classifier is the embedding), TYPE one of "
-                             f"{', '.join(model_bin.TYPE_CODES)}")
+                             f"{', '.join(model_bin.TYPE_CODES)} in a model.bin, of {', '.join(GGUF_STORAGE)} "
+                             "in a .gguf")
     args = parser.parse_args(argv)
     gguf_out = Path(args.out).suffix == ".gguf"
     if gguf_out:
         if args.version != "ours":
             parser.error("--version names a model.bin layout; a .gguf output takes --quant")
-        if args.quant_types:
-            parser.error("--quant-types applies to our model.bin; a .gguf takes one --quant")
+        if args.quant_types and args.quant not in ("q8_0", "q4_0"):
+            parser.error("--quant-types needs --quant q8_0 or q4_0 in a .gguf")
         if args.quant and args.quant not in GGUF_QUANTS:
             parser.error(f"a .gguf output takes --quant {', '.join(GGUF_QUANTS)}, not {args.quant}")
     else:
@@ -111,11 +115,8 @@ def main(argv=None):
         if args.quant_types and not args.quant:
             parser.error("--quant-types needs --quant")
     try:
-        if gguf_out:
-            export(args.source, args.out, args.version, args.mode, args.tokenizer, args.device, args.quant or "f32")
-        else:
-            export(args.source, args.out, args.version, args.mode, args.tokenizer, args.device, args.quant,
-                   args.quant_types)
+        export(args.source, args.out, args.version, args.mode, args.tokenizer, args.device,
+               args.quant or ("f32" if gguf_out else None), args.quant_types)
         print(f"wrote {args.out}")
     except (*USER_ERRORS, ValueError) as e:  # ValueError: a model llama2.c's formats cannot hold
         exit_with(e)

@@ -631,13 +631,17 @@ def test_quantized_writer_refuses_what_no_block_can_hold(trained, tmp_path):
                              "--quant", "q4_0", "--quant-types", "wqkv=q8_0,w4=q4_0"], cwd=ROOT, capture_output=True,
                             text=True)
     assert result.returncode == 2 and "'w4=q4_0' is not KIND=TYPE" in result.stderr and not (tmp_path / "x.bin").exists()
-    # --quant's types depend on the output: NF4 has no GGUF type, f16 no model.bin one, --quant-types is ours
-    for out, flags, message in [("x.gguf", ["--quant", "nf4"], "a .gguf output takes --quant f32, f16, q8_0, q4_0"),
-                                ("x.bin", ["--quant", "f16"], "a model.bin takes --quant q8_0, q4_0, nf4"),
-                                ("x.gguf", ["--quant", "q8_0", "--quant-types", "wqkv=q4_0"], "--quant-types applies to")]:
+    # --quant's types depend on the output: NF4 has no GGUF type, f16 no model.bin one
+    for out, flags, message, status in [
+            ("x.gguf", ["--quant", "nf4"], "a .gguf output takes --quant f32, f16, q8_0, q4_0", 2),
+            ("x.bin", ["--quant", "f16"], "a model.bin takes --quant q8_0, q4_0, nf4", 2),
+            ("x.gguf", ["--quant", "f16", "--quant-types", "wqkv=q4_0"], "--quant-types needs --quant q8_0 or q4_0", 2),
+            ("x.gguf", ["--quant", "q4_0", "--quant-types", "wqkv=nf4"], "error: wqkv=nf4: KIND one of", 1),
+            ("x.bin", ["--quant", "q4_0", "--quant-types", "wqkv=f16"], "error: unknown storage type 'f16'", 1)]:
         result = subprocess.run([sys.executable, "export.py", str(trained / "model.bin"), str(tmp_path / out), *flags],
                                 cwd=ROOT, capture_output=True, text=True)
-        assert result.returncode == 2 and message in result.stderr and not (tmp_path / out).exists(), result.stderr
+        assert result.returncode == status and message in result.stderr, result.stderr
+        assert (status == 2 or len(result.stderr.strip().splitlines()) == 1) and not (tmp_path / out).exists()
 
 
 def first_tensor_offset(args: ModelArgs, types: dict, kind: str) -> tuple[int, int]:
