@@ -116,9 +116,20 @@ MAX_LABEL_WORDS = 4  # "A lost duckling: a giraffe named Lucy who ...": a short 
 # Openings that make "Write a story about ..." read twice: "The story about a fox", "A tale of ...", "Idea: ..."
 _TOPIC_OPENING = re.compile(r"^(?:(?:story\s+)?idea\s*\d*\s*:\s*|topic\s*:\s*|write\s+a\s+story\s+about\s+|"
                             r"(?:the|a|an|this|one)?\s*(?:short\s+)?(?:story|tale)\s+(?:about|of)\s+|about\s+)", re.I)
+# ...and a title wrapped in a sentence: 'The hero of a story called "Courage" is a fox who ...', 'A story
+# titled "The Lost Kite", about a boy who ...', 'The main character of this tale is ...'
+_NAMED = r"""(?:called|named|titled)\s+(?:"[^"]*"|“[^”]*”|'[^']*'|‘[^’]*’)"""
+_WRAPPED_TITLE = re.compile(
+    r"^(?:(?:the\s+)?(?:hero|heroine|main\s+character|star)\s+of\s+(?:a|the|this|my|our)\s+(?:short\s+)?"
+    rf"(?:story|tale)(?:\s*,?\s+{_NAMED}\s*,?)?\s+is\s+|"
+    rf"(?:a|the|my|our)\s+(?:short\s+)?(?:story|tale)\s+{_NAMED}\s*(?:[,:]|\s[-–—])?\s*(?:(?:is\s+)?about|of)\s+)", re.I)
 # ...and one that trails the teacher's comment on its own idea: "the lost duckling - This is a fun way to ..."
-_COMMENT_SPLIT = re.compile(r"^(?P<idea>.+?)\s*(?::|\s[-–—]|[-–—]\s)\s+(?:this|it|that)\s+(?:is|was|will|would|can|could)\b.*$",
+_COMMENT_SPLIT = re.compile(r"^(?P<idea>.+?)\s*(?::|\.|\s[-–—]|[-–—]\s)\s+(?:this|it|that)\s+(?:is|was|will|would|can|could)\b.*$",
                             re.I)
+# Talk about the list instead of an idea: "The first character is the hungry bear, who is the main character
+# of the first idea", "a bear who's the first character I think of"
+_ABOUT_THE_LIST = re.compile(r"\b(?:main|first|second|third|fourth|fifth|next|last|other)\s+(?:characters?|ideas?)\b",
+                             re.I)
 _QUOTES = "\"'“”‘’«»`"
 _ENUMERATOR = re.compile(r"^\s*(?:\d+\s*[.):]\s*)+")  # "1. 1. A lost duckling": a list item numbered twice
 # An idea names who the story is about. One that opens with these is a setting or a question ("In the heart
@@ -135,8 +146,9 @@ def _is_title(text: str) -> bool:
 
 def clean_topic(item: str) -> str | None:
     """One list item as a topic that reads well after "Write a story about ": markdown, quotes, a title in
-    front and openings like "The story about" removed; None when what is left is no idea for a story
-    (fewer than MIN_TOPIC_WORDS words, or more than MAX_TOPIC_WORDS)."""
+    front or wrapped in a sentence, and openings like "The story about" removed; None when what is left is
+    no idea for a story (fewer than MIN_TOPIC_WORDS words or more than MAX_TOPIC_WORDS, a loop, a mix-up,
+    or talk about the list itself)."""
     text = _ENUMERATOR.sub("", re.sub(r"[*_]{1,3}", "", item)).strip()
     comment = _COMMENT_SPLIT.match(text)
     if comment:
@@ -150,6 +162,7 @@ def clean_topic(item: str) -> str | None:
             text = m.group("rest")
     while True:  # "Idea 3: The story about ..." has two openings
         shorter = _TOPIC_OPENING.sub("", text.strip(_QUOTES + " ").lstrip(), count=1)
+        shorter = _WRAPPED_TITLE.sub("", shorter, count=1)
         if shorter == text:
             break
         text = shorter
@@ -162,6 +175,8 @@ def clean_topic(item: str) -> str | None:
         return None
     if _IS_ITSELF.match(text) or _repeats_a_trigram(text) or _is_another_animal(text):  # a small teacher's
         return None  # loop or mix-up, not an idea
+    if _ABOUT_THE_LIST.search(text):
+        return None
     return text
 
 

@@ -357,6 +357,18 @@ def test_helpers():
     ("A dog who is a good friend to everyone", "A dog who is a good friend to everyone"),
     ("A brave and brave girl named Luna with a special shield", "A brave girl named Luna with a special shield"),
     ("A hungry bear who eats apples and eats more apples", "A hungry bear who eats apples and eats more apples"),
+    # a title wrapped in a sentence
+    ('The hero of a story called "Courage" is a little fox who crosses the river', "a little fox who crosses the river"),
+    ("The main character of this tale is a baker who loses her spoon", "a baker who loses her spoon"),
+    ('A story titled "The Lost Kite", about a boy who climbs a tree', "a boy who climbs a tree"),
+    ("A short story called ‘Snow’ is about a penguin who cannot swim", "a penguin who cannot swim"),
+    ("A girl who writes a story about her cat", "A girl who writes a story about her cat"),
+    # the teacher talking about its own list (SmolLM2-135M again)
+    ("The first character is the hungry bear, who is the main character of the first idea", None),
+    ("A hungry bear who's the first character I think of first when I think about kindness", None),
+    ("A hungry bear who is the main character. This is a short story about a hungry bear", None),
+    ("A farmer who helps his neighbour. This is a story about kindness", "A farmer who helps his neighbour"),
+    ("A boy with a bright idea for a kite", "A boy with a bright idea for a kite"),
 ])
 def test_topics_are_cleaned_into_phrases_that_follow_write_a_story_about(item, topic):
     assert teacher.clean_topic(item) == topic
