@@ -130,6 +130,8 @@ _COMMENT_SPLIT = re.compile(r"^(?P<idea>.+?)\s*(?::|\.|\s[-–—]|[-–—]\s)\
 # of the first idea", "a bear who's the first character I think of"
 _ABOUT_THE_LIST = re.compile(r"\b(?:main|first|second|third|fourth|fifth|next|last|other)\s+(?:characters?|ideas?)\b",
                              re.I)
+# the end of an idea's first sentence, when more follow (not after Mr, Mrs, Ms, Dr or St)
+_FIRST_SENTENCE = re.compile(r"^(.+?[a-z])(?<!\bMr)(?<!\bMrs)(?<!\bMs)(?<!\bDr)(?<!\bSt)[.!]\s+[A-Z]")
 _QUOTES = "\"'“”‘’«»`"
 _ENUMERATOR = re.compile(r"^\s*(?:\d+\s*[.):]\s*)+")  # "1. 1. A lost duckling": a list item numbered twice
 # An idea names who the story is about. One that opens with these is a setting or a question ("In the heart
@@ -137,6 +139,10 @@ _ENUMERATOR = re.compile(r"^\s*(?:\d+\s*[.):]\s*)+")  # "1. 1. A lost duckling":
 _NOT_A_CHARACTER = {"in", "on", "at", "into", "inside", "under", "over", "near", "from", "during", "after",
                     "before", "when", "where", "while", "how", "why", "what", "there", "once", "if", "it", "is"}
 MIN_TOPIC_WORDS, MAX_TOPIC_WORDS = 3, 40
+# An idea that stops at one of these is unfinished: "A lost duckling who" is the prompt's example opening
+# ("A lost duckling who ...") echoed back
+_DANGLING = {"who", "whom", "whose", "which", "that", "and", "or", "but", "with", "of", "to", "a", "an", "the", "is",
+             "was", "his", "her", "their", "its", "in", "on", "at", "for", "by", "from", "named", "called"}
 
 
 def _is_title(text: str) -> bool:
@@ -153,6 +159,9 @@ def clean_topic(item: str) -> str | None:
     comment = _COMMENT_SPLIT.match(text)
     if comment:
         text = comment.group("idea")
+    first = _FIRST_SENTENCE.match(text)  # "Mia, who never lies. She refused to ..." -> the first sentence
+    if first and len(first.group(1).split()) >= MIN_TOPIC_WORDS:
+        text = first.group(1)
     m = _TITLE_SPLIT.match(text)
     if m:
         title = m.group("title").strip()
@@ -173,7 +182,9 @@ def clean_topic(item: str) -> str | None:
     words = text.split()
     if not MIN_TOPIC_WORDS <= len(words) <= MAX_TOPIC_WORDS or words[0].lower().strip(",") in _NOT_A_CHARACTER:
         return None
-    if _IS_ITSELF.match(text) or _repeats_a_trigram(text) or _is_another_animal(text):  # a small teacher's
+    if words[-1].lower().strip(",.…") in _DANGLING:
+        return None
+    if _IS_ITSELF.search(text) or _repeats_a_trigram(text) or _is_another_animal(text):  # a small teacher's
         return None  # loop or mix-up, not an idea
     if _ABOUT_THE_LIST.search(text):
         return None
@@ -182,7 +193,7 @@ def clean_topic(item: str) -> str | None:
 
 _DOUBLED = re.compile(r"\b(\w+) and \1\b", re.I)
 # "a lion who is a lion and ...": the character is said to be itself
-_IS_ITSELF = re.compile(r"(?:an?|the)\s+(.+?)\s+(?:who|which|that)\s+(?:is|was)\s+(?:an?|the)\s+\1\b", re.I)
+_IS_ITSELF = re.compile(r"\b(?:an?|the)\s+(.+?)\s*,?\s+(?:who|which|that)\s+(?:is|was)\s+(?:an?|the)\s+\1\b", re.I)
 
 
 # "a shy giraffe who's a donkey": an animal said to be another one (one optional word before the second)
@@ -206,18 +217,34 @@ def topic_key(topic: str) -> frozenset:
     return frozenset(re.findall(r"\w+", topic.lower()))
 
 
+_PREDICATE = re.compile(r"\b(?:who|which|that)\b(.*)$", re.I)
+
+
+def predicate_key(topic: str) -> str | None:
+    """What happens to the character, when the topic says it after "who/which/that" in three words or more:
+    "A dog who can't bear to leave" -> "can t bear to leave"."""
+    m = _PREDICATE.search(topic)
+    words = re.findall(r"\w+", m.group(1).lower()) if m else []
+    return " ".join(words) if len(words) >= 3 else None
+
+
 def parse_topics(answer: str, n: int, cut_off: bool = False) -> list[str]:
     """The items of the teacher's numbered list as clean topics (clean_topic), at most n, without
-    duplicates (the same words in any order: "a bear with a duck", "a duck with a bear"); [] when there is
-    no list. cut_off: the answer hit the token limit, so its last item may be half a sentence and is dropped."""
+    duplicates: the same words in any order ("a bear with a duck", "a duck with a bear"), or the same story
+    for another character (a small teacher's list of six "X who can't bear to leave" keeps the first).
+    [] when there is no list. cut_off: the answer hit the token limit, so its last item may be half a
+    sentence and is dropped."""
     items = [m.group(1) for m in map(_LIST_ITEM.match, answer.splitlines()) if m]
     if cut_off and items:
         items = items[:-1]
     topics, seen = [], set()
     for item in items:
         topic = clean_topic(item)
-        if topic and topic_key(topic) not in seen:
-            seen.add(topic_key(topic))
+        if topic is None:
+            continue
+        keys = {topic_key(topic), predicate_key(topic)} - {None}
+        if not keys & seen:
+            seen |= keys
             topics.append(topic)
     return topics[:n]
 

@@ -321,6 +321,11 @@ def test_helpers():
     assert teacher.parse_topics("No list here, sorry.", 5) == []
     assert teacher.parse_topics("1. A teddy bear with a lost duck\n2. A lost duck with a teddy bear", 5) == \
         ["A teddy bear with a lost duck"]
+    # the same story for six characters (SmolLM2-135M under "courage"): the first is kept, the theme asked again
+    same = "".join(f"{i}. A {who} who can't bear to leave\n" for i, who in enumerate(["dog", "spider", "woman"], 1))
+    assert teacher.parse_topics(same + "4. A fox who learns to swim", 5) == ["A dog who can't bear to leave",
+                                                                             "A fox who learns to swim"]
+    assert teacher.parse_topics("1. A cat who sings\n2. A dog who sings", 5) == ["A cat who sings", "A dog who sings"]
     assert teacher.is_refusal("I cannot help with that.") and teacher.is_refusal("As an AI, I ...")
     assert not teacher.is_refusal('Once upon a time, Tom said "I can\'t" and cried.')
     assert len(list(map(str.strip, teacher.read_lines(teacher.DEFAULT_THEMES)))) >= 180
@@ -350,6 +355,8 @@ def test_helpers():
     # a small teacher's loops (SmolLM2-135M wrote all of these): a character that is itself, a phrase twice
     ("A tiny ant who is a tiny ant who is a tiny ant", None),
     ("A lion who is a lion and a human", None),
+    ("A wise old elephant who helps a giraffe who is a giraffe", None),
+    ("A tree, which is a tree with a happy face", None),
     ("A baby owl who is a tiny ant who is a baby owl", None),
     ("A shy giraffe who's a donkey", None),  # an animal that is another animal: a mix-up
     ("A little fox who is a little bear in disguise", None),
@@ -369,6 +376,13 @@ def test_helpers():
     ("A hungry bear who is the main character. This is a short story about a hungry bear", None),
     ("A farmer who helps his neighbour. This is a story about kindness", "A farmer who helps his neighbour"),
     ("A boy with a bright idea for a kite", "A boy with a bright idea for a kite"),
+    ("A girl named Luna who tells the truth. She would always lie to get what she needed",
+     "A girl named Luna who tells the truth"),
+    ("Mr. Brown, a baker who loses his hat. He finds it", "Mr. Brown, a baker who loses his hat"),
+    # the prompt's example openings echoed back unfinished (SmolLM2-135M, 2026-12-03)
+    ("A lost duckling who ...", None),
+    ("A shy giraffe who", None),
+    ("A curious animal named…", None),
 ])
 def test_topics_are_cleaned_into_phrases_that_follow_write_a_story_about(item, topic):
     assert teacher.clean_topic(item) == topic
