@@ -156,6 +156,8 @@ def clean_topic(item: str) -> str | None:
     no idea for a story (fewer than MIN_TOPIC_WORDS words or more than MAX_TOPIC_WORDS, a loop, a mix-up,
     or talk about the list itself)."""
     text = _ENUMERATOR.sub("", re.sub(r"[*_]{1,3}", "", item)).strip()
+    if text.rstrip(_QUOTES + " ").endswith(":"):  # a heading ("The Three Branches:"), its idea on other lines
+        return None
     comment = _COMMENT_SPLIT.match(text)
     if comment:
         text = comment.group("idea")
@@ -404,33 +406,37 @@ class TeacherClient:
         self.stats = stats or Stats()
         self._local = threading.local()  # a requests.Session per thread: sessions are not thread-safe
 
-    def payload(self, prompt: str) -> dict:
+    def payload(self, prompt: str, attempt: int = 0) -> dict:
+        """The request body; attempt: how often this item was asked for before, so that a fixed --seed
+        still gives a different answer when a bad one is asked again."""
         body = {"model": self.model, "temperature": self.temperature, "max_tokens": self.max_tokens}
         if self.seed is not None:
-            body["seed"] = self.seed
+            body["seed"] = self.seed + attempt
         if self.endpoint == "chat":
             body["messages"] = [{"role": "user", "content": prompt}]
         else:
             body["prompt"] = prompt
         return body
 
-    def complete(self, prompt: str) -> tuple[str, str | None]:
-        for attempt in range(self.max_retries + 1):
+    def complete(self, prompt: str, attempt: int = 0) -> tuple[str, str | None]:
+        """(text, finish_reason) of the teacher's answer, retrying what the server got wrong (not what it
+        wrote); attempt: see payload."""
+        for retry in range(self.max_retries + 1):
             try:
-                return self._request(prompt)
+                return self._request(prompt, attempt)
             except _Retry as e:
-                if attempt == self.max_retries:
+                if retry == self.max_retries:
                     raise TeacherError(f"{self.url}: gave up after {self.max_retries} retries ({e}); "
                                        f"is the server up? rerun the same command to resume") from None
                 self.stats.add(retried=1)
                 if e.retry_after is not None:
                     delay = e.retry_after  # the server said how long; honour it exactly
                 else:  # exponential backoff with jitter, so many workers do not retry in lockstep
-                    delay = min(self.max_backoff, 2.0**attempt) * random.uniform(0.5, 1.0)
+                    delay = min(self.max_backoff, 2.0**retry) * random.uniform(0.5, 1.0)
                 time.sleep(delay)
         raise AssertionError("unreachable")
 
-    def _request(self, prompt: str) -> tuple[str, str | None]:
+    def _request(self, prompt: str, attempt: int = 0) -> tuple[str, str | None]:
         session = getattr(self._local, "session", None)
         if session is None:
             session = self._local.session = requests.Session()
@@ -438,7 +444,7 @@ class TeacherClient:
         self.limiter.wait()
         self.stats.add(requests=1)
         try:
-            r = session.post(self.url, json=self.payload(prompt), headers=headers, timeout=self.timeout)
+            r = session.post(self.url, json=self.payload(prompt, attempt), headers=headers, timeout=self.timeout)
         except requests.Timeout:
             raise _Retry(f"no answer within {self.timeout:g} s") from None
         except requests.ConnectionError as e:
@@ -526,12 +532,16 @@ REPETITIVE = "repetitive (the teacher looped)"  # and under min_words words befo
 TRIMMED_AT_LIMIT, TRIMMED_BEFORE_LOOP = "at its last sentence before the token limit", "before the teacher looped"
 
 
+TOPIC_MARGIN = 2  # ideas asked for beyond the n needed: a small teacher's list loses some to the cleaning
+
+
 def topic_stage(client: TeacherClient, themes: list[str], n: int, template: str, topics: AppendLog,
                 rejects: AppendLog, workers: int, parse_retries: int = 2):
-    """themes -> topics.jsonl: one request per theme not done yet. A theme is asked again (up to
-    parse_retries more times) while its answers hold fewer than n usable topics, keeping the new ones. A
-    theme left with none goes to rejects.jsonl; one left short is written with what it has and the
-    shortfall recorded in rejects.jsonl, so each of the n topics asked for is accounted for."""
+    """themes -> topics.jsonl: one request per theme not done yet, for n + TOPIC_MARGIN ideas of which the
+    first n usable ones are kept. A theme is asked again (up to parse_retries more times) while its answers
+    hold fewer than n usable topics, keeping the new ones. A theme left with none goes to rejects.jsonl;
+    one left short is written with what it has and the shortfall recorded in rejects.jsonl, so each of the
+    n topics asked for is accounted for."""
     finished = topics.keys() | rejects.keys()
     jobs = [t for t in dict.fromkeys(themes) if stable_key("topics", t) not in finished]
 
@@ -541,8 +551,8 @@ def topic_stage(client: TeacherClient, themes: list[str], n: int, template: str,
         for attempt in range(parse_retries + 1):
             if attempt:
                 client.stats.add(retried=1)
-            text, finish = client.complete(topic_prompt(template, theme, n, attempt))
-            for topic in parse_topics(text, n, cut_off=finish == "length"):
+            text, finish = client.complete(topic_prompt(template, theme, n + TOPIC_MARGIN, attempt), attempt)
+            for topic in parse_topics(text, n + TOPIC_MARGIN, cut_off=finish == "length"):
                 if topic_key(topic) not in seen:
                     seen.add(topic_key(topic))
                     found.append(topic)
@@ -624,12 +634,32 @@ def trim_before_loop(story: str, min_words: int = MIN_KEPT_WORDS) -> str | None:
     return kept if len(kept.split()) >= min_words and not is_repetitive(kept) else None
 
 
+def judge_story(text: str, finish: str | None, min_words: int = MIN_KEPT_WORDS) -> tuple[str, str | None, dict]:
+    """(story, trimmed, reject) for a teacher's answer: the story with the teacher's chatter stripped (and
+    perhaps trimmed: at its last sentence when cut off by the token limit, before a loop, each when at
+    least min_words words remain; trimmed then says which), or a reject record's reason (empty when kept)."""
+    story, trimmed = strip_teacher_chatter(text), None
+    if not story:
+        return story, None, {"reason": EMPTY}
+    if is_refusal(story):
+        return story, None, {"reason": REFUSAL}
+    if finish == "length":
+        story, trimmed = trim_to_sentence(story, min_words), TRIMMED_AT_LIMIT
+        if story is None:
+            return text, None, {"reason": CUT_OFF, "min_words": min_words}
+    if is_repetitive(story):
+        story, trimmed = trim_before_loop(story, min_words), TRIMMED_BEFORE_LOOP
+        if story is None:
+            return text, None, {"reason": REPETITIVE, "min_words": min_words}
+    return story, trimmed, {}
+
+
 def story_stage(client: TeacherClient, jobs: list, template: str, stories: AppendLog, rejects: AppendLog,
-                workers: int, repeats: list[dict] = (), min_words: int = MIN_KEPT_WORDS):
-    """topics -> stories.jsonl: one request per topic not done yet; unusable stories go to rejects.jsonl,
-    and so do the repeats story_jobs found. A story cut off by the token limit is kept up to its last
-    complete sentence, and a story where the teacher looped up to the sentence before the loop, when that
-    leaves at least min_words words; "trimmed" then says which."""
+                workers: int, repeats: list[dict] = (), min_words: int = MIN_KEPT_WORDS, story_retries: int = 1):
+    """topics -> stories.jsonl: one request per topic not done yet (judge_story decides what is kept), and
+    up to story_retries more for a topic whose answer was unusable: a small teacher that looped or ran
+    past the token limit often writes a good story when asked again. What is still unusable goes to
+    rejects.jsonl with its last answer, and so do the repeats story_jobs found."""
     finished = stories.keys() | rejects.keys()
     for record in repeats:
         if record["key"] not in finished:
@@ -640,39 +670,29 @@ def story_stage(client: TeacherClient, jobs: list, template: str, stories: Appen
 
     def do(job):
         key, theme, topic = job
-        text, finish = client.complete(fill(template, theme=theme, topic=topic_phrase(topic)))
-        story = strip_teacher_chatter(text)
-        record = {"key": key, "prompt": prompt_from_topic(topic), "story": story, "theme": theme, "topic": topic,
-                  "teacher": client.model, "finish_reason": finish}
-        reject = {}
-        if not story:
-            reject = {"reason": EMPTY}
-        elif is_refusal(story):
-            reject = {"reason": REFUSAL}
-        elif finish == "length":
-            trimmed = trim_to_sentence(story, min_words)
-            if trimmed is None:
-                reject = {"reason": CUT_OFF, "min_words": min_words}
-            else:
-                record.update(story=trimmed, trimmed=TRIMMED_AT_LIMIT)
-        if not reject and is_repetitive(record["story"]):
-            trimmed = trim_before_loop(record["story"], min_words)
-            if trimmed is None:
-                reject = {"reason": REPETITIVE, "min_words": min_words}
-            else:
-                record.update(story=trimmed, trimmed=TRIMMED_BEFORE_LOOP)
-        if not reject:
-            with seen_lock:
-                first = seen.setdefault(_normalise(record["story"]), key)
-            if first != key:
-                reject = {"reason": DUPLICATE, "duplicate_of": first}
+        for attempt in range(story_retries + 1):
+            if attempt:
+                client.stats.add(retried=1)
+            text, finish = client.complete(fill(template, theme=theme, topic=topic_phrase(topic)), attempt)
+            story, trimmed, reject = judge_story(text, finish, min_words)
+            if not reject:
+                with seen_lock:
+                    first = seen.setdefault(_normalise(story), key)
+                if first != key:
+                    reject = {"reason": DUPLICATE, "duplicate_of": first}
+            if not reject:
+                break
         if reject:
             rejects.append({"key": key, "stage": "stories", **reject, "theme": theme, "topic": topic,
-                            "teacher": client.model, "answer": text[:1000]})
+                            "teacher": client.model, "answers": attempt + 1, "answer": text[:1000]})
             client.stats.add(rejected=1)
-        else:
-            stories.append(record)
-            client.stats.add(stories=1)
+            return
+        record = {"key": key, "prompt": prompt_from_topic(topic), "story": story, "theme": theme, "topic": topic,
+                  "teacher": client.model, "finish_reason": finish}
+        if trimmed:
+            record["trimmed"] = trimmed
+        stories.append(record)
+        client.stats.add(stories=1)
 
     run_pool(todo, do, workers, "stories", client.stats)
 
@@ -718,10 +738,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--max-backoff", type=float, default=60.0, help="longest wait between retries, seconds")
     p.add_argument("--parse-retries", type=int, default=2,
                    help="extra asks when a topic answer has fewer usable topics than asked for")
+    p.add_argument("--story-retries", type=int, default=1,
+                   help="extra asks when a story answer is unusable (cut off, looping, empty, a refusal)")
     p.add_argument("--min-words", type=int, default=MIN_KEPT_WORDS,
                    help="a story cut off by --max-tokens is kept up to its last sentence if that is this many words")
     p.add_argument("--dry-run", action="store_true", help="print the first prompts and exit")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    least = {"topics_per_theme": 1, "max_tokens": 1, "workers": 1, "max_retries": 0, "parse_retries": 0,
+             "story_retries": 0, "min_words": 0}
+    for name, minimum in least.items():
+        if getattr(args, name) < minimum:
+            p.error(f"--{name.replace('_', '-')} must be at least {minimum}, got {getattr(args, name)}")
+    return args
 
 
 def summary(stats: Stats, out_dir: Path, elapsed: float, counts: dict | None = None) -> str:
@@ -752,7 +780,8 @@ def main(argv=None) -> int:
     if args.dry_run:
         print(f"# {args.endpoint} endpoint {args.base_url}, model {args.model}, {len(themes)} themes")
         for theme in themes[:2]:
-            print(f"--- topics prompt ({theme})\n{topic_prompt(topic_template, theme, args.topics_per_theme)}")
+            print(f"--- topics prompt ({theme})\n"
+                  f"{topic_prompt(topic_template, theme, args.topics_per_theme + TOPIC_MARGIN)}")
         example = [(theme, "a little fox who is afraid of the dark") for theme in themes[:1]]
         if (out / "topics.jsonl").exists():
             example = [(t, topic) for _, t, topic in story_jobs(AppendLog(out / "topics.jsonl"))[0][:2]] or example
@@ -781,7 +810,7 @@ def main(argv=None) -> int:
         if args.stage in ("stories", "all"):
             jobs, repeats = story_jobs(logs["topics"])
             story_stage(client, jobs, story_template, logs["stories"], logs["rejects"], args.workers, repeats,
-                        args.min_words)
+                        args.min_words, args.story_retries)
     except TeacherError as e:
         print(summary(stats, out, time.time() - start, counts(logs)), file=sys.stderr)
         exit_with(e)

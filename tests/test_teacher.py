@@ -31,6 +31,8 @@ TRANSIENT = {"friendship tale 0": "429-seconds", "friendship tale 1": "429-date"
 # faults played on every request: the story ends up in rejects.jsonl with this reason
 PERMANENT = {"honesty tale 2": "cut off", "honesty tale 3": "refusal", "flaky tale 1": "empty",
              "flaky tale 0": "cut off long"}
+# unusable answers given to the FIRST request only: asked again (--story-retries), the teacher does better
+ONCE = {"stingy tale 0": "loop", "stingy tale 1": "cut off"}
 DUPLICATE = ("flaky tale 2", "flaky tale 3")  # the server writes the same story for both
 HANG_SECONDS = 1.5
 
@@ -80,7 +82,7 @@ class FakeTeacher(BaseHTTPRequestHandler):
         with server.lock:
             server.counts[topic] = attempt = server.counts.get(topic, 0) + 1
             server.story_requests.append(topic)
-        fault = PERMANENT.get(topic) or (TRANSIENT.get(topic) if attempt == 1 else None)
+        fault = PERMANENT.get(topic) or ((TRANSIENT.get(topic) or ONCE.get(topic)) if attempt == 1 else None)
         if fault == "429-seconds":
             return self.reply(429, {"error": {"message": "slow down"}}, {"Retry-After": "1"})
         if fault == "429-date":
@@ -101,6 +103,8 @@ class FakeTeacher(BaseHTTPRequestHandler):
             return self.reply(200, {"id": "x", "object": "chat.completion"})
         if fault == "cut off":
             return self.answer("Once upon a time there was a", "length")
+        if fault == "loop":
+            return self.answer("He smiled and smiled, and the flowers smiled. " * 12, "stop")
         if fault == "cut off long":
             return self.answer(LONG_CUT, "length")
         if fault == "refusal":
@@ -225,6 +229,8 @@ def test_misbehaving_server_loses_and_duplicates_nothing(server, tmp_path, capsy
     assert f"kept {kept} of {asked} stories asked for ({100 * kept / asked:.0f}%, 1 of them trimmed" in printed
     for topic in TRANSIENT:  # each transient fault was met once and retried
         assert srv.counts[topic] == 2, topic
+    for topic in [*ONCE, *PERMANENT]:  # an unusable story is asked for once more (--story-retries 1)
+        assert srv.counts[topic] == (2 if topic != "flaky tale 0" else 1), topic  # tale 0 is kept, trimmed
     assert srv.counts["flaky"] == 2 and srv.counts["garbled"] == 3  # parse retries: 1 + 2
 
     # a rerun finds nothing to do and sends no story request
@@ -286,6 +292,16 @@ def test_fatal_answers_stop_at_once(server, tmp_path, status, words):
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error: ") and str(status) in last and words in last
     assert "Traceback" not in result.stderr and "sk-secret-123" not in result.stderr + result.stdout
+
+
+def test_an_item_asked_again_gets_another_seed_and_bad_counts_are_refused(tmp_path, capsys):
+    client = teacher.TeacherClient("http://127.0.0.1:9/v1", "m", seed=5)
+    assert [client.payload("x", attempt).get("seed") for attempt in range(3)] == [5, 6, 7]
+    assert "seed" not in teacher.TeacherClient("http://127.0.0.1:9/v1", "m").payload("x", 1)
+    for flag in ("--story-retries", "--parse-retries", "--topics-per-theme", "--workers"):
+        with pytest.raises(SystemExit) as e:
+            teacher.parse_args([flag, "-1"])
+        assert e.value.code == 2 and f"{flag} must be at least" in capsys.readouterr().err
 
 
 def test_dry_run_calls_nothing(server, tmp_path, capsys):
@@ -381,6 +397,7 @@ def test_helpers():
     ("Mr. Brown, a baker who loses his hat. He finds it", "Mr. Brown, a baker who loses his hat"),
     # the prompt's example openings echoed back unfinished (SmolLM2-135M, 2026-12-03)
     ("A lost duckling who ...", None),
+    ("The Three Branches:", None),  # a heading, its idea (if any) on the lines after it
     ("A shy giraffe who", None),
     ("A curious animal named…", None),
 ])
