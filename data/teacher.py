@@ -115,6 +115,7 @@ _TITLE_SPLIT = re.compile(r"^(?P<title>[^:]{1,80}?)\s*(?P<sep>:|\s[-–—]|[-�
 MAX_LABEL_WORDS = 4  # "A lost duckling: a giraffe named Lucy who ...": a short label before a colon goes too
 # Openings that make "Write a story about ..." read twice: "The story about a fox", "A tale of ...", "Idea: ..."
 _TOPIC_OPENING = re.compile(r"^(?:(?:story\s+)?idea\s*\d*\s*:\s*|topic\s*:\s*|write\s+a\s+story\s+about\s+|"
+                            r"(?:once\s+upon\s+a\s+time|one\s+day|once),?\s+there\s+(?:was|lived)\s+|"
                             r"(?:the|a|an|this|one)?\s*(?:short\s+)?(?:story|tale)\s+(?:about|of)\s+|about\s+)", re.I)
 # ...and a title wrapped in a sentence: 'The hero of a story called "Courage" is a fox who ...', 'A story
 # titled "The Lost Kite", about a boy who ...', 'The main character of this tale is ...'
@@ -185,6 +186,8 @@ def clean_topic(item: str) -> str | None:
     if not MIN_TOPIC_WORDS <= len(words) <= MAX_TOPIC_WORDS or words[0].lower().strip(",") in _NOT_A_CHARACTER:
         return None
     if words[-1].lower().strip(",.…") in _DANGLING:
+        return None
+    if re.match(r"(?:another|the\s+next|one)\s+day\b", text, re.I):  # a story's sentence, not an idea
         return None
     if _IS_ITSELF.search(text) or _repeats_a_trigram(text) or _is_another_animal(text):  # a small teacher's
         return None  # loop or mix-up, not an idea

@@ -397,7 +397,9 @@ def test_helpers():
     ("Mr. Brown, a baker who loses his hat. He finds it", "Mr. Brown, a baker who loses his hat"),
     # the prompt's example openings echoed back unfinished (SmolLM2-135M, 2026-12-03)
     ("A lost duckling who ...", None),
-    ("The Three Branches:", None),  # a heading, its idea (if any) on the lines after it
+    ("The Three Branches:", None),
+    ("One day, there was a man who was very careful", "a man who was very careful"),
+    ("Another day, he was careful to hide his kindness", None),  # a heading, its idea (if any) on the lines after it
     ("A shy giraffe who", None),
     ("A curious animal named…", None),
 ])
