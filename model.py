@@ -120,6 +120,7 @@ class Attention(nn.Module):
         self.cache_k: Optional[Tensor] = None  # (B, n_kv_heads, max_seq_len, head_dim) while decoding
         self.cache_v: Optional[Tensor] = None
         self.static_cache = False  # attend over the whole cache, masked, so that every step has one shape
+        self.kv_dtype: Optional[torch.dtype] = None  # keys and values rounded through it (model_bin.as_run_computes)
 
     def forward(self, x: Tensor, cos: Tensor, sin: Tensor, positions: Optional[Tensor] = None) -> Tensor:
         """x: (B, T, dim); cos, sin: the rotary tables at the positions of x, (T, head_dim/2), or
@@ -134,6 +135,8 @@ class Attention(nn.Module):
         k = self.wk(x).view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)  # (B, n_kv_heads, T, head_dim)
         v = self.wv(x).view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)  # (B, n_kv_heads, T, head_dim)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        if self.kv_dtype is not None:  # as run.c's fp16 KV cache of a quantized model holds them
+            k, v = k.to(self.kv_dtype).to(q.dtype), v.to(self.kv_dtype).to(q.dtype)
 
         mask, causal = None, True  # training: S = T keys, and SDPA's own causal mask is right
         if positions is not None:

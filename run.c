@@ -630,16 +630,26 @@ typedef struct {
     float *hb;           /* (2 hidden_dim,) w1 x, then w3 x */
     float *att;          /* (n_heads, n_pos) attention weights */
     float *logits;       /* (vocab_size,) */
-    float *key_cache;    /* (n_layers, n_kv_heads, n_pos, head_dim): each head's keys contiguous, so */
-    float *value_cache;  /* attention reads one sequential stream per head; likewise the values */
+    void *key_cache;     /* (n_layers, n_kv_heads, n_pos, head_dim): each head's keys contiguous, so */
+    void *value_cache;   /* attention reads one sequential stream per head; likewise the values */
+    int kv_f16;          /* the caches hold fp16 (a quantized model), else float32 */
     float *rope_cos, *rope_sin;  /* (head_dim / 2,) the rotation of the current position */
     QuantizedVector qx;  /* the input of a quantized matmul: (max(dim, hidden_dim),) */
     int n_pos;           /* positions the caches hold: only what this run will use, not the whole context */
 } RunState;
 
+/* Whether any matrix is quantized: then the KV cache is fp16 (see attend_f16). */
+static int is_quantized(const Config *c) {
+    for (int k = 0; k < N_KINDS; k++)
+        if (c->types[k] != WT_F32) return 1;
+    return 0;
+}
+
 static void build_state(RunState *s, const Config *c, int n_pos) {
     /* The KV cache dominates; refuse a size the machine cannot hold rather than fail half way. */
-    double cache_bytes = 2.0 * c->n_layers * (double)n_pos * c->kv_dim * sizeof(float);
+    s->kv_f16 = is_quantized(c);
+    size_t element = s->kv_f16 ? sizeof(uint16_t) : sizeof(float);
+    double cache_bytes = 2.0 * c->n_layers * (double)n_pos * c->kv_dim * element;
     double ram = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
     if (ram > 0 && cache_bytes > 0.75 * ram)
         die("running %d positions needs %.1f GiB of KV cache, more than this machine can hold (%.1f GiB); "
@@ -655,7 +665,7 @@ static void build_state(RunState *s, const Config *c, int n_pos) {
     /* In 2 MiB pages like the weights: attention reads every cached position of every head for every token,
      * and with 4 KiB pages its TLB misses cost about a tenth of its time (110M, Q4_0). Every position is
      * written before it is read, so the memory needs no zeroing. */
-    size_t cache_bytes_exact = (size_t)c->n_layers * n_pos * c->kv_dim * sizeof(float);
+    size_t cache_bytes_exact = (size_t)c->n_layers * n_pos * c->kv_dim * element;
     s->key_cache = alloc_pages(cache_bytes_exact, "the key cache");
     s->value_cache = alloc_pages(cache_bytes_exact, "the value cache");
     s->rope_cos = checked_calloc(c->head_dim / 2, sizeof(float), "rotary embeddings");
@@ -711,6 +721,74 @@ SIMD_CLONES static float dot(const float *restrict a, const float *restrict b, i
 #pragma omp simd reduction(+:sum)
     for (int j = 0; j < n; j++) sum += a[j] * b[j];
     return sum;
+}
+
+/* Any float32 to the nearest fp16, ties to even, as PyTorch's .half() rounds it: past fp16's range an
+ * infinity, a NaN a NaN. */
+static uint16_t float_to_fp16(float f) {
+    uint16_t sign = signbit(f) ? 0x8000 : 0;
+    float a = fabsf(f);
+    if (isnan(a)) return sign | 0x7E00;
+    if (a >= 65520.0f) return sign | 0x7C00;  /* halfway between 65504 and 2^16 rounds to the even: infinity */
+    return sign | float_to_half(a);
+}
+
+/* fp16 to float32 in a form compilers vectorize (attention reads every cached key and value through it):
+ * the fp16 exponent and mantissa moved into a float32's place and scaled by 2^112 is exactly the value for
+ * every finite fp16, subnormals and zero included; infinities and NaNs get the all-ones exponent. */
+static inline float fp16_to_float(uint16_t h) {
+    uint32_t u = (uint32_t)(h & 0x7FFF) << 13, r;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    f *= 0x1p112f;
+    memcpy(&r, &f, sizeof r);
+    r |= ((h & 0x7C00) == 0x7C00 ? 0x7F800000u : 0u) | (uint32_t)(h & 0x8000) << 16;
+    memcpy(&f, &r, sizeof f);
+    return f;
+}
+
+/* One head's attention at one position: att[t] = q . k_t * scale over the n cached positions, softmax,
+ * and out = sum_t att[t] v_t, each v_t added to out in position order. Built for AVX2 and AVX-512 too,
+ * like dot. Float32 caches (a float32 model: what llama2.c and model.py compute) and fp16 caches (a
+ * quantized model, whose weights are already rounded far more; llama.cpp's default cache type): half
+ * the bytes for attention to read, which at position 128 are a tenth of what a 110M model reads per token.
+ * formats/model_bin.py's as_run_computes rounds keys and values to fp16 as well. */
+SIMD_CLONES static void attend_f32(float *restrict out, float *restrict att, const float *restrict q,
+                                   const float *restrict keys, const float *restrict values, int n, int head_dim,
+                                   float scale) {
+    for (int t = 0; t < n; t++) {
+        const float *restrict k = keys + (size_t)t * head_dim;
+        float sum = 0.0f;
+#pragma omp simd reduction(+:sum)
+        for (int j = 0; j < head_dim; j++) sum += q[j] * k[j];
+        att[t] = sum * scale;
+    }
+    softmax(att, n);
+    for (int i = 0; i < head_dim; i++) out[i] = 0.0f;
+    for (int t = 0; t < n; t++) {
+        const float *restrict v = values + (size_t)t * head_dim;
+#pragma omp simd
+        for (int i = 0; i < head_dim; i++) out[i] += att[t] * v[i];
+    }
+}
+
+SIMD_CLONES static void attend_f16_plain(float *restrict out, float *restrict att, const float *restrict q,
+                                    const uint16_t *restrict keys, const uint16_t *restrict values, int n,
+                                    int head_dim, float scale) {
+    for (int t = 0; t < n; t++) {
+        const uint16_t *restrict k = keys + (size_t)t * head_dim;
+        float sum = 0.0f;
+#pragma omp simd reduction(+:sum)
+        for (int j = 0; j < head_dim; j++) sum += q[j] * fp16_to_float(k[j]);
+        att[t] = sum * scale;
+    }
+    softmax(att, n);
+    for (int i = 0; i < head_dim; i++) out[i] = 0.0f;
+    for (int t = 0; t < n; t++) {
+        const uint16_t *restrict v = values + (size_t)t * head_dim;
+#pragma omp simd
+        for (int i = 0; i < head_dim; i++) out[i] += att[t] * fp16_to_float(v[i]);
+    }
 }
 
 /* out (d,) = W (d, n) @ x (n,) for a float32 W. Nearly all the time goes here, and it is bound by memory
@@ -1035,6 +1113,58 @@ TARGET_AVX2 static void rows_avx2(const Matrix *w, const QuantizedVector *v, int
     default: rows_avx2_t(WT_NF4, w, v, r0, r1, out); break;
     }
 }
+
+/* Converts the first n & ~7 of src to fp16 into dst and returns how many. */
+TARGET_AVX2 static int store_f16_avx2(uint16_t *dst, const float *src, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(dst + i), _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+    return i;
+}
+
+/* attend_f16_plain with F16C's conversion (one instruction per 8 values, where the portable one takes
+ * six, which made the fp16 cache no faster than float32's), for the AVX2 and AVX-512 kernels alike: eight
+ * lanes of partial sums per key, and each pass over out adds four positions' values in position order. */
+TARGET_AVX2 static void attend_f16_avx2(float *restrict out, float *restrict att, const float *restrict q,
+                                        const uint16_t *restrict keys, const uint16_t *restrict values, int n,
+                                        int head_dim, float scale) {
+    const int vec = head_dim & ~7;
+    for (int t = 0; t < n; t++) {
+        const uint16_t *k = keys + (size_t)t * head_dim;
+        __m256 acc = _mm256_setzero_ps();
+        for (int j = 0; j < vec; j += 8)
+            acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + j), _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + j))), acc);
+        float sum = hsum8(acc);
+        for (int j = vec; j < head_dim; j++) sum += q[j] * fp16_to_float(k[j]);
+        att[t] = sum * scale;
+    }
+    softmax(att, n);
+    memset(out, 0, head_dim * sizeof(float));
+    int t = 0;
+    for (; t + 4 <= n; t += 4) {
+        const uint16_t *v = values + (size_t)t * head_dim;
+        const __m256 a0 = _mm256_set1_ps(att[t]), a1 = _mm256_set1_ps(att[t + 1]);
+        const __m256 a2 = _mm256_set1_ps(att[t + 2]), a3 = _mm256_set1_ps(att[t + 3]);
+        for (int j = 0; j < vec; j += 8) {
+            __m256 o = _mm256_loadu_ps(out + j);
+            o = _mm256_fmadd_ps(a0, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(v + j))), o);
+            o = _mm256_fmadd_ps(a1, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(v + head_dim + j))), o);
+            o = _mm256_fmadd_ps(a2, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(v + 2 * head_dim + j))), o);
+            o = _mm256_fmadd_ps(a3, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(v + 3 * head_dim + j))), o);
+            _mm256_storeu_ps(out + j, o);
+        }
+        for (int j = vec; j < head_dim; j++)
+            for (int u = 0; u < 4; u++) out[j] += att[t + u] * fp16_to_float(v[u * head_dim + j]);
+    }
+    for (; t < n; t++) {
+        const uint16_t *v = values + (size_t)t * head_dim;
+        const __m256 a = _mm256_set1_ps(att[t]);
+        for (int j = 0; j < vec; j += 8)
+            _mm256_storeu_ps(out + j, _mm256_fmadd_ps(a, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(v + j))),
+                                                      _mm256_loadu_ps(out + j)));
+        for (int j = vec; j < head_dim; j++) out[j] += att[t] * fp16_to_float(v[j]);
+    }
+}
 #endif
 
 /* Which kernel the quantized products use: the widest this CPU has, or RUN_KERNEL's choice (for tests and
@@ -1062,6 +1192,28 @@ static void choose_kernel(void) {
             return;
         }
     die("RUN_KERNEL=%s is not a kernel; one of plain, avx2, avx512", want);
+}
+
+/* dst (n,) = src rounded to fp16 (the cache of a quantized model), with F16C where the kernels have it:
+ * the same rounding, to nearest with ties to even. */
+static void store_f16(uint16_t *restrict dst, const float *restrict src, int n) {
+    int i = 0;
+#ifdef X86_KERNELS
+    if (kernel != KERNEL_PLAIN) i = store_f16_avx2(dst, src, n);
+#endif
+    for (; i < n; i++) dst[i] = float_to_fp16(src[i]);
+}
+
+/* A quantized model's attention over its fp16 cache, with the widest kernel chosen. */
+static void attend_f16(float *out, float *att, const float *q, const uint16_t *keys, const uint16_t *values, int n,
+                       int head_dim, float scale) {
+#ifdef X86_KERNELS
+    if (kernel != KERNEL_PLAIN) {
+        attend_f16_avx2(out, att, q, keys, values, n, head_dim, scale);
+        return;
+    }
+#endif
+    attend_f16_plain(out, att, q, keys, values, n, head_dim, scale);
 }
 
 /* x (n,), n a multiple of 32 -> v, block by block (quantize_block_*), the codes into the group layout. */
@@ -1134,8 +1286,7 @@ static float *forward(const Model *m, RunState *s, int token, int pos) {
 
     for (int l = 0; l < c->n_layers; l++) {
         const LayerWeights *L = &w->layers[l];
-        float *key_cache = s->key_cache + (size_t)l * n_pos * kv_dim;
-        float *value_cache = s->value_cache + (size_t)l * n_pos * kv_dim;
+        size_t layer = (size_t)l * n_pos * kv_dim;  /* this layer's caches start here, in elements */
 
         /* attention: x += wo @ attention(rope(wq h), rope(wk h), wv h), h = rmsnorm(x) */
         rmsnorm(s->xb, x, L->attention_norm, dim, c->norm_eps);
@@ -1143,28 +1294,27 @@ static float *forward(const Model *m, RunState *s, int token, int pos) {
         rope(q, c->n_heads, head_dim, s->rope_cos, s->rope_sin);
         rope(k, c->n_kv_heads, head_dim, s->rope_cos, s->rope_sin);
         for (int h = 0; h < c->n_kv_heads; h++) {
-            memcpy(key_cache + ((size_t)h * n_pos + pos) * head_dim, k + h * head_dim, head_dim * sizeof(float));
-            memcpy(value_cache + ((size_t)h * n_pos + pos) * head_dim, v + h * head_dim, head_dim * sizeof(float));
+            size_t at = layer + ((size_t)h * n_pos + pos) * head_dim;
+            if (s->kv_f16) {
+                store_f16((uint16_t *)s->key_cache + at, k + h * head_dim, head_dim);
+                store_f16((uint16_t *)s->value_cache + at, v + h * head_dim, head_dim);
+            } else {
+                memcpy((float *)s->key_cache + at, k + h * head_dim, head_dim * sizeof(float));
+                memcpy((float *)s->value_cache + at, v + h * head_dim, head_dim * sizeof(float));
+            }
         }
 
         float scale = 1.0f / sqrtf((float)head_dim);
 #pragma omp parallel for schedule(static)
         for (int h = 0; h < c->n_heads; h++) {
-            const float *qh = q + h * head_dim;
-            float *att = s->att + (size_t)h * n_pos;
-            const float *keys = key_cache + (size_t)(h / group) * n_pos * head_dim;
-            const float *values = value_cache + (size_t)(h / group) * n_pos * head_dim;
-            for (int t = 0; t <= pos; t++) {
-                const float *kt = keys + (size_t)t * head_dim;
-                att[t] = dot(qh, kt, head_dim) * scale;
-            }
-            softmax(att, pos + 1);
-            float *out = s->xb + h * head_dim;
-            memset(out, 0, head_dim * sizeof(float));
-            for (int t = 0; t <= pos; t++) {
-                const float *vt = values + (size_t)t * head_dim;
-                for (int i = 0; i < head_dim; i++) out[i] += att[t] * vt[i];
-            }
+            size_t at = layer + (size_t)(h / group) * n_pos * head_dim;
+            float *out = s->xb + h * head_dim, *att = s->att + (size_t)h * n_pos;
+            if (s->kv_f16)
+                attend_f16(out, att, q + h * head_dim, (const uint16_t *)s->key_cache + at,
+                            (const uint16_t *)s->value_cache + at, pos + 1, head_dim, scale);
+            else
+                attend_f32(out, att, q + h * head_dim, (const float *)s->key_cache + at,
+                           (const float *)s->value_cache + at, pos + 1, head_dim, scale);
         }
         matmul(s->xb2, s->xb, &L->wo, &s->qx);
         for (int i = 0; i < dim; i++) x[i] += s->xb2[i];

@@ -211,8 +211,9 @@ def as_run_computes(model: Transformer, info: dict) -> Transformer:
 
       - rounds its input as run.c does: int8 per block of 32, scale = absmax / 127, round half to even;
       - for NF4, multiplies by the codes' int8 table values round(127 * code) times the absmax rounded to
-        fp16, and scales the result by 1/127, as run.c's kernels do.
+        fp16, and scales the result by 1/127, as run.c's kernels do;
 
+    and attention rounds keys and values to fp16, as run.c's KV cache of a quantized model holds them.
     The weights in the state_dict stay the file's, exactly. What remains between the two is float32
     summation order. An NF4 embedding (never a default) is not covered: run.c decodes its rows through the
     float table."""
@@ -241,6 +242,8 @@ def as_run_computes(model: Transformer, info: dict) -> Transformer:
             module.run_weight = (table[codes] * scale).reshape(w.shape)  # int8 code x fp16 absmax: exact
             module.run_post = float(np.float32(1 / 127))
         module.register_forward_hook(run_matmul)
+    for layer in model.layers:
+        layer.attention.kv_dtype = torch.float16
     return model
 
 

@@ -466,6 +466,27 @@ int main(int argc, char **argv) {  /* W x for matrix argv[2] of the model argv[1
 }
 """
 KERNELS = ["plain", "avx2", "avx512"]
+ATTEND_C = r"""
+#define main run_main
+#include "run.c"
+#undef main
+int main(void) {  /* stdin: int32 head_dim, n; float32 q (head_dim), keys, values (n, head_dim) */
+    choose_kernel();
+    int32_t dims[2];
+    if (fread(dims, sizeof(int32_t), 2, stdin) != 2) die("short input");
+    int hd = dims[0], n = dims[1];
+    float *q = checked_calloc(hd, 4, "q"), *kv = checked_calloc(2 * (size_t)n * hd, 4, "kv");
+    if (fread(q, 4, hd, stdin) != (size_t)hd || fread(kv, 4, 2 * (size_t)n * hd, stdin) != 2 * (size_t)n * hd)
+        die("short input");
+    uint16_t *cache = checked_calloc(2 * (size_t)n * hd, 2, "cache");  /* as forward stores them: one row at a time */
+    for (int t = 0; t < 2 * n; t++) store_f16(cache + (size_t)t * hd, kv + (size_t)t * hd, hd);
+    float *out = checked_calloc(hd, 4, "out"), *att = checked_calloc(n, 4, "att");
+    attend_f16(out, att, q, cache, cache + (size_t)n * hd, n, hd, 1.0f / sqrtf((float)hd));
+    for (int i = 0; i < 2 * n * hd; i++) printf("%u\n", cache[i]);
+    for (int i = 0; i < hd; i++) printf("%.9g\n", out[i]);
+    return 0;
+}
+"""
 
 
 @pytest.fixture(scope="module")
@@ -545,6 +566,54 @@ def test_quantized_kernels_match_pytorch_on_every_instruction_set(matvec_program
         assert (got["plain"] - want).abs().max() < 2e-6 * scale * x.numel() ** 0.5, name
         for kernel, result in got.items():  # the same float operations in the same order: the same bits
             assert result is None or torch.equal(result, got["plain"]), (name, kernel)
+
+
+@pytest.fixture(scope="module")
+def attend_program(binaries, tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("attend")
+    (root / "attend.c").write_text(ATTEND_C)
+    result = subprocess.run([os.environ.get("CC", "cc"), "-O2", "-fopenmp", "-w", "-I", str(ROOT), "-o",
+                             str(root / "attend"), str(root / "attend.c"), "-lm"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return root / "attend"
+
+
+def c_attend(program: Path, kernel: str, q, keys, values):
+    """(the fp16 cache run stores for keys and values, as int16 bits; attention's output) or None when this
+    CPU lacks the kernel."""
+    head_dim, n = q.numel(), keys.shape[0]
+    data = struct.pack("<2i", head_dim, n) + b"".join(t.numpy().astype("<f4").tobytes() for t in (q, keys, values))
+    result = subprocess.run([str(program)], input=data, capture_output=True, env=dict(ENV, RUN_KERNEL=kernel))
+    if result.returncode and b"this CPU (or build) offers at most" in result.stderr:
+        return None
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.split()
+    cache = torch.tensor([int(x) for x in lines[:2 * n * head_dim]], dtype=torch.int32).to(torch.int16)
+    return cache, torch.tensor([float(x) for x in lines[2 * n * head_dim:]])
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_fp16_kv_cache_rounds_as_pytorch_and_attends_as_sdpa(attend_program, kernel):
+    """A quantized model's KV cache is fp16: run rounds keys and values exactly as PyTorch's .half() does
+    (ties to even, past 65504 to infinity, subnormals, NaN), and its attention over them is PyTorch's on
+    the rounded values, for head sizes with and without a tail after the vector lanes (8, 12, 64, 20)."""
+    torch.manual_seed(0)
+    specials = torch.tensor([1 + 2**-11, 1 + 3 * 2**-11, 65519.0, 65520.0, -70000.0, 1e-6, -3e-8, float("nan")])
+    keys = torch.randn(2, 8)
+    keys[1] = specials
+    got = c_attend(attend_program, kernel, torch.randn(8), keys, torch.randn(2, 8))
+    if got is None:
+        pytest.skip(f"this CPU has no {kernel}")
+    want_bits = torch.cat([keys, torch.zeros(2, 8)]).half().view(torch.int16).flatten()
+    assert torch.equal(got[0][8:16], want_bits[8:16])  # 1, 1+2^-9, 65504, inf, -inf, 1e-6 and -3e-8 subnormal, NaN
+    for head_dim, n in [(8, 1), (12, 7), (64, 33), (20, 5)]:
+        q, keys, values = torch.randn(head_dim), torch.randn(n, head_dim) * 3, torch.randn(n, head_dim)
+        cache, out = c_attend(attend_program, kernel, q, keys, values)
+        assert torch.equal(cache, torch.cat([keys, values]).half().view(torch.int16).flatten()), (head_dim, n)
+        k16, v16 = keys.half().float(), values.half().float()
+        want = torch.softmax(q @ k16.T / head_dim**0.5, dim=0) @ v16
+        assert torch.allclose(out, want, rtol=1e-5, atol=1e-6), (head_dim, n, (out - want).abs().max())
+        assert not torch.allclose(out, torch.softmax(q @ keys.T / head_dim**0.5, dim=0) @ values, rtol=1e-5, atol=1e-6)
 
 
 def test_kernel_choice_is_checked(binaries, quantized):
