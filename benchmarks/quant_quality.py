@@ -16,7 +16,8 @@ keep wq/wk/wv in Q8_0 below dim 128, and 4-bit files with wq/wk/wv in 4 and in 8
     perplexity there is in the thousands). Measured with the file's weights dequantized ("weights"), and
     computing as run.c does
     ("as run"): the same weights, every quantized matmul's input rounded to int8 per block, NF4 through
-    run.c's int8 table (formats/model_bin.as_run_computes). The change against float32 is in brackets.
+    run.c's int8 table, keys and values through its fp16 cache (formats/model_bin.as_run_computes). The change
+    against float32 is in brackets.
   - greedy stories from a few prompts (200 positions each): how many leading tokens the quantized model,
     computing as run.c does, shares with float32;
   - run.c against Python on the same quantized file, greedy: whether the stories are identical, and else at
