@@ -872,7 +872,7 @@ static int weight_value(const Matrix *w, int r, int b, int e) {
 
 /* The plain C kernel, for any CPU. Its float arithmetic is the SIMD kernels' step for step (8 lanes: a block
  * of a whole group per lane, or a tail block's 8 runs of 4 elements; one fused multiply-add each; the same
- * pairwise sum at the end), so every kernel gives the same bits and a story does not depend on the CPU. */
+ * pairwise sum at the end), so every kernel gives the same bits for every matrix. */
 static void rows_plain(const Matrix *w, const QuantizedVector *v, int r0, int r1, float *out) {
     const int nb = w->cols / QK;
     for (int r = r0; r < r1; r++) {
