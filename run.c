@@ -1322,6 +1322,8 @@ static float *forward(const Model *m, RunState *s, int token, int pos) {
         /* feed-forward, SwiGLU (Shazeer 2020): x += w2 @ (silu(w1 h) * w3 h), h = rmsnorm(x) */
         rmsnorm(s->xb, x, L->ffn_norm, dim, c->norm_eps);
         matmul(s->hb, s->xb, &L->w13, &s->qx);
+        /* both threads: one expf per element is 3% of a 110M token's time, and the other thread would wait */
+#pragma omp parallel for schedule(static) if (hidden >= 1024)
         for (int i = 0; i < hidden; i++) {
             float a = s->hb[i];
             s->hb[i] = a / (1.0f + expf(-a)) * s->hb[hidden + i];
