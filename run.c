@@ -756,13 +756,7 @@ static inline float fp16_to_float(uint16_t h) {
 SIMD_CLONES static void attend_f32(float *restrict out, float *restrict att, const float *restrict q,
                                    const float *restrict keys, const float *restrict values, int n, int head_dim,
                                    float scale) {
-    for (int t = 0; t < n; t++) {
-        const float *restrict k = keys + (size_t)t * head_dim;
-        float sum = 0.0f;
-#pragma omp simd reduction(+:sum)
-        for (int j = 0; j < head_dim; j++) sum += q[j] * k[j];
-        att[t] = sum * scale;
-    }
+    for (int t = 0; t < n; t++) att[t] = dot(q, keys + (size_t)t * head_dim, head_dim) * scale;
     softmax(att, n);
     for (int i = 0; i < head_dim; i++) out[i] = 0.0f;
     for (int t = 0; t < n; t++) {

@@ -140,6 +140,7 @@ _ENUMERATOR = re.compile(r"^\s*(?:\d+\s*[.):]\s*)+")  # "1. 1. A lost duckling":
 _NOT_A_CHARACTER = {"in", "on", "at", "into", "inside", "under", "over", "near", "from", "during", "after",
                     "before", "when", "where", "while", "how", "why", "what", "there", "once", "if", "it", "is"}
 MIN_TOPIC_WORDS, MAX_TOPIC_WORDS = 3, 40
+_STORY_SENTENCE = re.compile(r"(?:another|the\s+next|one)\s+day\b", re.I)  # "Another day, he ...": not an idea
 # An idea that stops at one of these is unfinished: "A lost duckling who" is the prompt's example opening
 # ("A lost duckling who ...") echoed back
 _DANGLING = {"who", "whom", "whose", "which", "that", "and", "or", "but", "with", "of", "to", "a", "an", "the", "is",
@@ -187,7 +188,7 @@ def clean_topic(item: str) -> str | None:
         return None
     if words[-1].lower().strip(",.…") in _DANGLING:
         return None
-    if re.match(r"(?:another|the\s+next|one)\s+day\b", text, re.I):  # a story's sentence, not an idea
+    if _STORY_SENTENCE.match(text):
         return None
     if _IS_ITSELF.search(text) or _repeats_a_trigram(text) or _is_another_animal(text):  # a small teacher's
         return None  # loop or mix-up, not an idea
@@ -233,6 +234,12 @@ def predicate_key(topic: str) -> str | None:
     return " ".join(words) if len(words) >= 3 else None
 
 
+def same_topic_keys(topic: str) -> set:
+    """What a topic repeats when another has any of these: its words in any order, or what happens after
+    "who" (the same story for another character)."""
+    return {topic_key(topic), predicate_key(topic)} - {None}
+
+
 def parse_topics(answer: str, n: int, cut_off: bool = False) -> list[str]:
     """The items of the teacher's numbered list as clean topics (clean_topic), at most n, without
     duplicates: the same words in any order ("a bear with a duck", "a duck with a bear"), or the same story
@@ -247,7 +254,7 @@ def parse_topics(answer: str, n: int, cut_off: bool = False) -> list[str]:
         topic = clean_topic(item)
         if topic is None:
             continue
-        keys = {topic_key(topic), predicate_key(topic)} - {None}
+        keys = same_topic_keys(topic)
         if not keys & seen:
             seen |= keys
             topics.append(topic)
@@ -556,8 +563,8 @@ def topic_stage(client: TeacherClient, themes: list[str], n: int, template: str,
                 client.stats.add(retried=1)
             text, finish = client.complete(topic_prompt(template, theme, n + TOPIC_MARGIN, attempt), attempt)
             for topic in parse_topics(text, n + TOPIC_MARGIN, cut_off=finish == "length"):
-                if topic_key(topic) not in seen:
-                    seen.add(topic_key(topic))
+                if not same_topic_keys(topic) & seen:  # nor one an earlier answer for this theme gave
+                    seen |= same_topic_keys(topic)
                     found.append(topic)
             if len(found) >= n:
                 break
