@@ -1108,6 +1108,61 @@ TARGET_AVX2 static void rows_avx2(const Matrix *w, const QuantizedVector *v, int
     }
 }
 
+/* e^x for 8 floats: x = n ln2 + r with |r| <= ln2 / 2 (ln2 in two parts, so r is exact to float32), e^r by
+ * its Taylor series to r^6 (the first term left out is below 1.2e-7 of the sum), times 2^n put into the
+ * exponent bits. Within 2.2e-7 of the true value (about 2 ulp; expf is within 1) for x in [-87, 88]; inputs
+ * are clamped to that range (its ends are 1.6e-38 and 1.7e+38), and NaN stays NaN (max and min return their
+ * second operand then). 15x the throughput of calling expf per element, which spent 1.5% of a 110M 4-bit
+ * token in attention's softmax and 2% in the SwiGLU. */
+TARGET_AVX2 INLINE __m256 exp_avx2(__m256 x) {
+    x = _mm256_max_ps(_mm256_set1_ps(-87.0f), _mm256_min_ps(_mm256_set1_ps(88.0f), x));
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145752f), x);  /* ln2's leading 16 bits: n ln2_hi exact */
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.42860677e-6f), r);     /* the rest of ln2 */
+    __m256 p = _mm256_set1_ps(1.0f / 720.0f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    const __m256i two_n = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(two_n));
+}
+
+/* softmax with exp_avx2; the sum of the exponentials in 8 lanes. */
+TARGET_AVX2 static void softmax_avx2(float *x, int n) {
+    float max = x[0];
+    for (int i = 1; i < n; i++) if (x[i] > max) max = x[i];
+    const __m256 m = _mm256_set1_ps(max);
+    __m256 sum = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 e = exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(x + i), m));
+        _mm256_storeu_ps(x + i, e);
+        sum = _mm256_add_ps(sum, e);
+    }
+    float total = hsum8(sum);
+    for (; i < n; i++) {
+        x[i] = expf(x[i] - max);
+        total += x[i];
+    }
+    for (i = 0; i < n; i++) x[i] /= total;
+}
+
+/* SwiGLU's gate for a quantized model: h[i] = silu(h[i]) * up[i] for the first n & ~7, with exp_avx2;
+ * returns how many. */
+TARGET_AVX2 static int swiglu_avx2(float *restrict h, const float *restrict up, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 a = _mm256_loadu_ps(h + i);
+        __m256 silu = _mm256_div_ps(a, _mm256_add_ps(_mm256_set1_ps(1.0f), exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), a))));
+        _mm256_storeu_ps(h + i, _mm256_mul_ps(silu, _mm256_loadu_ps(up + i)));
+    }
+    return i;
+}
+
 /* Converts the first n & ~7 of src to fp16 into dst and returns how many. */
 TARGET_AVX2 static int store_f16_avx2(uint16_t *dst, const float *src, int n) {
     int i = 0;
@@ -1132,7 +1187,7 @@ TARGET_AVX2 static void attend_f16_avx2(float *restrict out, float *restrict att
         for (int j = vec; j < head_dim; j++) sum += q[j] * fp16_to_float(k[j]);
         att[t] = sum * scale;
     }
-    softmax(att, n);
+    softmax_avx2(att, n);
     memset(out, 0, head_dim * sizeof(float));
     int t = 0;
     for (; t + 4 <= n; t += 4) {
@@ -1196,6 +1251,23 @@ static void store_f16(uint16_t *restrict dst, const float *restrict src, int n) 
     if (kernel != KERNEL_PLAIN) i = store_f16_avx2(dst, src, n);
 #endif
     for (; i < n; i++) dst[i] = float_to_fp16(src[i]);
+}
+
+/* h = silu(h) * up, SwiGLU's gate, on both threads from 1024 elements (110M: else the other thread waits
+ * through 3% of a token). A quantized model's (vector_exp) with exp_avx2 where the kernel is AVX2 or
+ * AVX-512, a float32 model's with expf: what llama2.c and model.py compute. */
+static void swiglu(float *restrict h, const float *restrict up, int n, int vector_exp) {
+    enum { CHUNK = 256 };
+#pragma omp parallel for schedule(static) if (n >= 1024)
+    for (int c = 0; c < n; c += CHUNK) {
+        int i = c, end = c + CHUNK < n ? c + CHUNK : n;
+#ifdef X86_KERNELS
+        if (vector_exp && kernel != KERNEL_PLAIN) i += swiglu_avx2(h + c, up + c, end - c);
+#else
+        (void)vector_exp;
+#endif
+        for (; i < end; i++) h[i] = h[i] / (1.0f + expf(-h[i])) * up[i];
+    }
 }
 
 /* A quantized model's attention over its fp16 cache, with the widest kernel chosen. */
@@ -1316,12 +1388,7 @@ static float *forward(const Model *m, RunState *s, int token, int pos) {
         /* feed-forward, SwiGLU (Shazeer 2020): x += w2 @ (silu(w1 h) * w3 h), h = rmsnorm(x) */
         rmsnorm(s->xb, x, L->ffn_norm, dim, c->norm_eps);
         matmul(s->hb, s->xb, &L->w13, &s->qx);
-        /* both threads: one expf per element is 3% of a 110M token's time, and the other thread would wait */
-#pragma omp parallel for schedule(static) if (hidden >= 1024)
-        for (int i = 0; i < hidden; i++) {
-            float a = s->hb[i];
-            s->hb[i] = a / (1.0f + expf(-a)) * s->hb[hidden + i];
-        }
+        swiglu(s->hb, s->hb + hidden, hidden, s->kv_f16);
         matmul(s->xb, s->hb, &L->w2, &s->qx);
         for (int i = 0; i < dim; i++) x[i] += s->xb[i];
     }

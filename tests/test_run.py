@@ -488,6 +488,61 @@ int main(void) {  /* stdin: int32 head_dim, n; float32 q (head_dim), keys, value
 }
 """
 
+EXP_C = r"""
+#define main run_main
+#include "run.c"
+#undef main
+TARGET_AVX2 static void exps(const float *x, float *out, int n) {
+    for (int i = 0; i < n; i += 8) _mm256_storeu_ps(out + i, exp_avx2(_mm256_loadu_ps(x + i)));
+}
+int main(void) {  /* stdin: int32 n (a multiple of 8); float32 x (n), up (n). stdout: exp_avx2(x), then
+                     silu(x) * up as run's SwiGLU computes it for a quantized model */
+    choose_kernel();
+    if (kernel == KERNEL_PLAIN) die("this CPU (or build) offers at most plain");
+    int32_t n;
+    if (fread(&n, 4, 1, stdin) != 1) die("short input");
+    float *x = checked_calloc(n, 4, "x"), *up = checked_calloc(n, 4, "up"), *e = checked_calloc(n, 4, "e");
+    if (fread(x, 4, n, stdin) != (size_t)n || fread(up, 4, n, stdin) != (size_t)n) die("short input");
+    exps(x, e, n);
+    swiglu(x, up, n - 3, 1);  /* n - 3: a tail after the vector lanes too */
+    for (int i = 0; i < n; i++) printf("%.9g\n", e[i]);
+    for (int i = 0; i < n - 3; i++) printf("%.9g\n", x[i]);
+    return 0;
+}
+"""
+
+
+def test_vector_exp_and_swiglu_are_as_accurate_as_expf(tmp_path):
+    """The AVX2/AVX-512 kernels' e^x (attention's softmax and the SwiGLU of a quantized model) is within
+    3e-7 of the true value from e^-87 to e^88, clamps beyond (no overflow into garbage, no infinities),
+    keeps NaN, and the SwiGLU built on it is PyTorch's silu(x) * up, tail included."""
+    (tmp_path / "exp.c").write_text(EXP_C)
+    result = subprocess.run([os.environ.get("CC", "cc"), "-O2", "-fopenmp", "-w", "-I", str(ROOT), "-o",
+                             str(tmp_path / "exp"), str(tmp_path / "exp.c"), "-lm"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    torch.manual_seed(0)
+    inside = torch.cat([torch.linspace(-87, 88, 20000), torch.randn(1000) * 5, torch.tensor([0.0, -0.0, 1e-30])])
+    outside = torch.tensor([88.5, 100.0, 1e30, float("inf"), -87.5, -1000.0, float("-inf")])
+    x = torch.cat([inside, outside, torch.tensor([float("nan")])])
+    x = torch.cat([x, torch.zeros(-len(x) % 8)])
+    up = torch.randn(len(x))
+    data = struct.pack("<i", len(x)) + x.numpy().astype("<f4").tobytes() + up.numpy().astype("<f4").tobytes()
+    result = subprocess.run([str(tmp_path / "exp")], input=data, capture_output=True, env=dict(ENV, RUN_KERNEL="avx2"))
+    if result.returncode and b"offers at most plain" in result.stderr:
+        pytest.skip("this CPU has no AVX2")
+    assert result.returncode == 0, result.stderr
+    values = torch.tensor([float(v) for v in result.stdout.split()], dtype=torch.float64)
+    e, swiglu = values[:len(x)], values[len(x):]
+    n = len(inside)
+    assert ((e[:n] - inside.double().exp()) / inside.double().exp()).abs().max() < 3e-7
+    high, low = e[n:n + 4], e[n + 4:n + 7]
+    assert torch.all(torch.isfinite(high)) and torch.all(high > 1.6e38) and torch.all(high < 1.7e38)
+    assert torch.all(low >= 0) and torch.all(low < 1.7e-38)
+    assert torch.isnan(e[n + 7])
+    finite = torch.isfinite(x[:len(x) - 3]) & (x[:len(x) - 3].abs() < 80)
+    want = (torch.nn.functional.silu(x.double()) * up.double())[:len(x) - 3]
+    assert torch.allclose(swiglu[finite], want[finite], rtol=1e-6, atol=1e-30)
+
 
 @pytest.fixture(scope="module")
 def quantized(trained, tmp_path_factory) -> dict[str, Path]:
