@@ -790,7 +790,7 @@ SIMD_CLONES static void attend_f16_plain(float *restrict out, float *restrict at
  * sequential stream. (Computing four rows per step, so that each load of x serves four, measured slower: it
  * reads four streams at once and was further from the bandwidth a plain sum reaches. See docs/run.md.) */
 static void matmul_f32(float *restrict out, const float *restrict x, const float *restrict w, int n, int d) {
-#pragma omp parallel for schedule(static)
+#pragma omp for schedule(static)
     for (int i = 0; i < d; i++) out[i] = dot(w + (size_t)i * n, x, n);
 }
 
@@ -1253,12 +1253,12 @@ static void store_f16(uint16_t *restrict dst, const float *restrict src, int n) 
     for (; i < n; i++) dst[i] = float_to_fp16(src[i]);
 }
 
-/* h = silu(h) * up, SwiGLU's gate, on both threads from 1024 elements (110M: else the other thread waits
- * through 3% of a token). A quantized model's (vector_exp) with exp_avx2 where the kernel is AVX2 or
- * AVX-512, a float32 model's with expf: what llama2.c and model.py compute. */
+/* h = silu(h) * up, SwiGLU's gate, split among forward's threads (at 110M one thread alone would keep the
+ * other waiting through 3% of a token). A quantized model's (vector_exp) with exp_avx2 where the kernel is
+ * AVX2 or AVX-512, a float32 model's with expf: what llama2.c and model.py compute. */
 static void swiglu(float *restrict h, const float *restrict up, int n, int vector_exp) {
     enum { CHUNK = 256 };
-#pragma omp parallel for schedule(static) if (n >= 1024)
+#pragma omp for schedule(static)
     for (int c = 0; c < n; c += CHUNK) {
         int i = c, end = c + CHUNK < n ? c + CHUNK : n;
 #ifdef X86_KERNELS
@@ -1305,12 +1305,15 @@ static void quantize_vector(QuantizedVector *v, const float *restrict x, int n) 
 }
 
 /* out (w->rows,) = W @ x, x (w->cols,), in whatever form W is stored; qx is scratch for the quantized x.
- * Threads take contiguous blocks of rows (a multiple of 4, so the kernels' 4-row steps stay whole). */
+ * Called by every thread of forward's parallel region: one quantizes x while the others wait, then they
+ * take contiguous blocks of 16 rows. (Outside a parallel region, as the tests' harnesses call it, one
+ * thread does it all.) */
 static void matmul(float *restrict out, const float *restrict x, const Matrix *w, QuantizedVector *qx) {
     if (w->type == WT_F32) {
         matmul_f32(out, x, w->f32, w->cols, w->rows);
         return;
     }
+#pragma omp single
     quantize_vector(qx, x, w->cols);
     void (*rows)(const Matrix *, const QuantizedVector *, int, int, float *) = rows_plain;
 #ifdef X86_KERNELS
@@ -1319,7 +1322,7 @@ static void matmul(float *restrict out, const float *restrict x, const Matrix *w
 #endif
     enum { BLOCK = 16 };
     int n_blocks = (w->rows + BLOCK - 1) / BLOCK;
-#pragma omp parallel for schedule(static)
+#pragma omp for schedule(static)
     for (int i = 0; i < n_blocks; i++) rows(w, qx, i * BLOCK, i * BLOCK + BLOCK < w->rows ? i * BLOCK + BLOCK : w->rows, out);
 }
 
@@ -1350,50 +1353,66 @@ static float *forward(const Model *m, RunState *s, int token, int pos) {
         s->rope_sin[i] = sinf(angle);
     }
 
-    for (int l = 0; l < c->n_layers; l++) {
-        const LayerWeights *L = &w->layers[l];
-        size_t layer = (size_t)l * n_pos * kv_dim;  /* this layer's caches start here, in elements */
+    /* Every thread runs the whole pass. Work-sharing loops split the matmuls (in matmul), attention (by
+     * head) and the SwiGLU among them; each step between, from a norm to a residual add, is done by one
+     * thread (`single`) while the others wait at its end. Inside one parallel region such a barrier costs
+     * about 0.3 us here, where ending a parallel region and starting the next costs 1.4 us, and a 110M
+     * token has 73 of them (docs/run.md). */
+#pragma omp parallel
+    {
+        for (int l = 0; l < c->n_layers; l++) {
+            const LayerWeights *L = &w->layers[l];
+            size_t layer = (size_t)l * n_pos * kv_dim;  /* this layer's caches start here, in elements */
 
-        /* attention: x += wo @ attention(rope(wq h), rope(wk h), wv h), h = rmsnorm(x) */
-        rmsnorm(s->xb, x, L->attention_norm, dim, c->norm_eps);
-        matmul(s->qkv, s->xb, &L->wqkv, &s->qx);
-        rope(q, c->n_heads, head_dim, s->rope_cos, s->rope_sin);
-        rope(k, c->n_kv_heads, head_dim, s->rope_cos, s->rope_sin);
-        for (int h = 0; h < c->n_kv_heads; h++) {
-            size_t at = layer + ((size_t)h * n_pos + pos) * head_dim;
-            if (s->kv_f16) {
-                store_f16((uint16_t *)s->key_cache + at, k + h * head_dim, head_dim);
-                store_f16((uint16_t *)s->value_cache + at, v + h * head_dim, head_dim);
-            } else {
-                memcpy((float *)s->key_cache + at, k + h * head_dim, head_dim * sizeof(float));
-                memcpy((float *)s->value_cache + at, v + h * head_dim, head_dim * sizeof(float));
+            /* attention: x += wo @ attention(rope(wq h), rope(wk h), wv h), h = rmsnorm(x) */
+#pragma omp single
+            rmsnorm(s->xb, x, L->attention_norm, dim, c->norm_eps);
+            matmul(s->qkv, s->xb, &L->wqkv, &s->qx);
+#pragma omp single
+            {
+                rope(q, c->n_heads, head_dim, s->rope_cos, s->rope_sin);
+                rope(k, c->n_kv_heads, head_dim, s->rope_cos, s->rope_sin);
+                for (int h = 0; h < c->n_kv_heads; h++) {
+                    size_t at = layer + ((size_t)h * n_pos + pos) * head_dim;
+                    if (s->kv_f16) {
+                        store_f16((uint16_t *)s->key_cache + at, k + h * head_dim, head_dim);
+                        store_f16((uint16_t *)s->value_cache + at, v + h * head_dim, head_dim);
+                    } else {
+                        memcpy((float *)s->key_cache + at, k + h * head_dim, head_dim * sizeof(float));
+                        memcpy((float *)s->value_cache + at, v + h * head_dim, head_dim * sizeof(float));
+                    }
+                }
             }
-        }
+            float scale = 1.0f / sqrtf((float)head_dim);
+#pragma omp for schedule(static)
+            for (int h = 0; h < c->n_heads; h++) {
+                size_t at = layer + (size_t)(h / group) * n_pos * head_dim;
+                float *out = s->xb + h * head_dim, *att = s->att + (size_t)h * n_pos;
+                if (s->kv_f16)
+                    attend_f16(out, att, q + h * head_dim, (const uint16_t *)s->key_cache + at,
+                               (const uint16_t *)s->value_cache + at, pos + 1, head_dim, scale);
+                else
+                    attend_f32(out, att, q + h * head_dim, (const float *)s->key_cache + at,
+                               (const float *)s->value_cache + at, pos + 1, head_dim, scale);
+            }
+            matmul(s->xb2, s->xb, &L->wo, &s->qx);
 
-        float scale = 1.0f / sqrtf((float)head_dim);
-#pragma omp parallel for schedule(static)
-        for (int h = 0; h < c->n_heads; h++) {
-            size_t at = layer + (size_t)(h / group) * n_pos * head_dim;
-            float *out = s->xb + h * head_dim, *att = s->att + (size_t)h * n_pos;
-            if (s->kv_f16)
-                attend_f16(out, att, q + h * head_dim, (const uint16_t *)s->key_cache + at,
-                            (const uint16_t *)s->value_cache + at, pos + 1, head_dim, scale);
-            else
-                attend_f32(out, att, q + h * head_dim, (const float *)s->key_cache + at,
-                           (const float *)s->value_cache + at, pos + 1, head_dim, scale);
+            /* feed-forward, SwiGLU (Shazeer 2020): x += w2 @ (silu(w1 h) * w3 h), h = rmsnorm(x) */
+#pragma omp single
+            {
+                for (int i = 0; i < dim; i++) x[i] += s->xb2[i];
+                rmsnorm(s->xb, x, L->ffn_norm, dim, c->norm_eps);
+            }
+            matmul(s->hb, s->xb, &L->w13, &s->qx);
+            swiglu(s->hb, s->hb + hidden, hidden, s->kv_f16);
+            matmul(s->xb, s->hb, &L->w2, &s->qx);
+#pragma omp single
+            for (int i = 0; i < dim; i++) x[i] += s->xb[i];
         }
-        matmul(s->xb2, s->xb, &L->wo, &s->qx);
-        for (int i = 0; i < dim; i++) x[i] += s->xb2[i];
-
-        /* feed-forward, SwiGLU (Shazeer 2020): x += w2 @ (silu(w1 h) * w3 h), h = rmsnorm(x) */
-        rmsnorm(s->xb, x, L->ffn_norm, dim, c->norm_eps);
-        matmul(s->hb, s->xb, &L->w13, &s->qx);
-        swiglu(s->hb, s->hb + hidden, hidden, s->kv_f16);
-        matmul(s->xb, s->hb, &L->w2, &s->qx);
-        for (int i = 0; i < dim; i++) x[i] += s->xb[i];
+#pragma omp single
+        rmsnorm(x, x, w->norm, dim, c->norm_eps);
+        matmul(s->logits, x, &w->classifier, &s->qx);
     }
-    rmsnorm(x, x, w->norm, dim, c->norm_eps);
-    matmul(s->logits, x, &w->classifier, &s->qx);
     return s->logits;
 }
 
