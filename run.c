@@ -1356,8 +1356,8 @@ static float *forward(const Model *m, RunState *s, int token, int pos) {
     /* Every thread runs the whole pass. Work-sharing loops split the matmuls (in matmul), attention (by
      * head) and the SwiGLU among them; each step between, from a norm to a residual add, is done by one
      * thread (`single`) while the others wait at its end. Inside one parallel region such a barrier costs
-     * about 0.3 us here, where ending a parallel region and starting the next costs 1.4 us, and a 110M
-     * token has 73 of them (docs/run.md). */
+     * about 0.3 us here, where ending a parallel region and starting the next costs 1.4 us: with a region
+     * per step, a 110M token paid that 73 times (docs/run.md). */
 #pragma omp parallel
     {
         for (int l = 0; l < c->n_layers; l++) {
