@@ -98,16 +98,10 @@ KINDS = {"token_embd": "embedding", "attn_q": "wqkv", "attn_k": "wqkv", "attn_v"
          "ffn_gate": "w13", "ffn_up": "w13", "ffn_down": "w2", "output": "classifier"}
 # what --quant stores in each kind, as model.bin does: the embedding and the classifier keep 8 bits in a
 # 4-bit file (they decide every token; docs/run.md measures it), and so do wq/wk/wv of models narrower than
-# model_bin.NARROW_DIM (narrow_types); `types` in write() overrides these
+# model_bin.NARROW_DIM (model_bin.narrow_types); `types` in write() overrides these
 DEFAULT_TYPES = {"q8_0": dict.fromkeys(KINDS.values(), "q8_0"),
                  "q4_0": {**dict.fromkeys(KINDS.values(), "q4_0"), "embedding": "q8_0", "classifier": "q8_0"}}
 STORAGE = {"f32": T.F32, "f16": T.F16, "q8_0": T.Q8_0, "q4_0": T.Q4_0}
-
-
-def narrow_types(args: ModelArgs, quant: str) -> dict[str, str]:
-    """The defaults that depend on the model's shape: in a 4-bit file of a model narrower than
-    model_bin.NARROW_DIM, wq/wk/wv keep 8 bits (stories260K: +7.35% perplexity all in Q4_0, +4.09% so)."""
-    return {"wqkv": "q8_0"} if quant == "q4_0" and args.dim < model_bin.NARROW_DIM else {}
 
 
 def _gguf_name(tensor: gguf.MODEL_TENSOR, block: int | None = None) -> str:
@@ -313,7 +307,7 @@ def write(model: Transformer, path, mode: str = "generate", tokenizer=None, *, q
     for gguf_name, ours, shape in tensor_table(args):
         array = state[ours].detach().to("cpu", torch.float32).contiguous().numpy()  # (rows, cols) or (dim,)
         assert array.shape == shape, f"{ours}: shape {array.shape}, expected {shape}"
-        qtype = tensor_type(gguf_name, shape, quant, {**narrow_types(args, quant), **(types or {})},
+        qtype = tensor_type(gguf_name, shape, quant, {**model_bin.narrow_types(args, quant), **(types or {})},
                             args.tie_embeddings)
         if qtype == T.F32:
             w.add_tensor(gguf_name, array)

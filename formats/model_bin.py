@@ -69,6 +69,12 @@ DEFAULT_TYPES = {
 NARROW_DIM = 128
 
 
+def narrow_types(args: ModelArgs, quant: str) -> dict[str, str]:
+    """The defaults that depend on the model's shape (model.bin's and the GGUF's alike): wq/wk/wv keep 8 bits
+    in a 4-bit file of a model narrower than NARROW_DIM."""
+    return {"wqkv": "q8_0"} if quant in ("q4_0", "nf4") and args.dim < NARROW_DIM else {}
+
+
 def kind_of(name: str) -> str:
     """The kind (a key of KINDS) of a matrix by its state_dict name, e.g. layers.3.attention.wk.weight -> wqkv."""
     base = name.split(".", 2)[-1] if name.startswith("layers.") else name
@@ -87,8 +93,7 @@ def quant_types(args: ModelArgs, quant: str, **overrides) -> dict[str, str]:
     tied model's classifier is its embedding: an override of either sets both."""
     if quant not in DEFAULT_TYPES:
         raise ValueError(f"unknown quantization {quant!r}; one of {', '.join(DEFAULT_TYPES)}")
-    narrow = {"wqkv": "q8_0"} if args.dim < NARROW_DIM else {}
-    types = {**DEFAULT_TYPES[quant], **narrow, **overrides}
+    types = {**DEFAULT_TYPES[quant], **narrow_types(args, quant), **overrides}
     for kind in ("embedding", "classifier"):
         if args.tie_embeddings and kind in overrides:
             types["embedding"] = types["classifier"] = overrides[kind]

@@ -516,10 +516,7 @@ def test_vector_exp_and_swiglu_are_as_accurate_as_expf(tmp_path):
     """The AVX2/AVX-512 kernels' e^x (attention's softmax and the SwiGLU of a quantized model) is within
     3e-7 of the true value from e^-87 to e^88, clamps beyond (no overflow into garbage, no infinities),
     keeps NaN, and the SwiGLU built on it is PyTorch's silu(x) * up, tail included."""
-    (tmp_path / "exp.c").write_text(EXP_C)
-    result = subprocess.run([os.environ.get("CC", "cc"), "-O2", "-fopenmp", "-w", "-I", str(ROOT), "-o",
-                             str(tmp_path / "exp"), str(tmp_path / "exp.c"), "-lm"], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
+    program = build_harness(EXP_C, tmp_path / "exp")
     torch.manual_seed(0)
     inside = torch.cat([torch.linspace(-87, 88, 20000), torch.randn(1000) * 5, torch.tensor([0.0, -0.0, 1e-30])])
     outside = torch.tensor([88.5, 100.0, 1e30, float("inf"), -87.5, -1000.0, float("-inf")])
@@ -527,7 +524,7 @@ def test_vector_exp_and_swiglu_are_as_accurate_as_expf(tmp_path):
     x = torch.cat([x, torch.zeros(-len(x) % 8)])
     up = torch.randn(len(x))
     data = struct.pack("<i", len(x)) + x.numpy().astype("<f4").tobytes() + up.numpy().astype("<f4").tobytes()
-    result = subprocess.run([str(tmp_path / "exp")], input=data, capture_output=True, env=dict(ENV, RUN_KERNEL="avx2"))
+    result = subprocess.run([str(program)], input=data, capture_output=True, env=dict(ENV, RUN_KERNEL="avx2"))
     if result.returncode and b"offers at most plain" in result.stderr:
         pytest.skip("this CPU has no AVX2")
     assert result.returncode == 0, result.stderr
@@ -555,15 +552,18 @@ def quantized(trained, tmp_path_factory) -> dict[str, Path]:
     return {quant: root / f"{quant}.bin" for quant in QUANTS}
 
 
+def build_harness(source: str, program: Path) -> Path:
+    """A test program built from C source that #includes run.c (its main renamed): program.c, then program."""
+    program.with_suffix(".c").write_text(source)
+    result = subprocess.run([os.environ.get("CC", "cc"), "-O2", "-fopenmp", "-w", "-I", str(ROOT), "-o",
+                             str(program), str(program.with_suffix(".c")), "-lm"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return program
+
+
 @pytest.fixture(scope="module")
 def matvec_program(binaries, tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("matvec")
-    (root / "matvec.c").write_text(MATVEC_C)
-    cc = os.environ.get("CC", "cc")
-    result = subprocess.run([cc, "-O2", "-fopenmp", "-w", "-I", str(ROOT), "-o", str(root / "matvec"),
-                             str(root / "matvec.c"), "-lm"], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    return root / "matvec"
+    return build_harness(MATVEC_C, tmp_path_factory.mktemp("matvec") / "matvec")
 
 
 def c_matvec(program: Path, model: Path, matrix: str, x: torch.Tensor, kernel: str) -> torch.Tensor | None:
@@ -625,12 +625,7 @@ def test_quantized_kernels_match_pytorch_on_every_instruction_set(matvec_program
 
 @pytest.fixture(scope="module")
 def attend_program(binaries, tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("attend")
-    (root / "attend.c").write_text(ATTEND_C)
-    result = subprocess.run([os.environ.get("CC", "cc"), "-O2", "-fopenmp", "-w", "-I", str(ROOT), "-o",
-                             str(root / "attend"), str(root / "attend.c"), "-lm"], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    return root / "attend"
+    return build_harness(ATTEND_C, tmp_path_factory.mktemp("attend") / "attend")
 
 
 def c_attend(program: Path, kernel: str, q, keys, values):
